@@ -1,0 +1,85 @@
+#include "broker/base/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+
+namespace broker::base {
+namespace {
+
+std::mutex g_mu;
+spdlog::level::level_enum g_level = spdlog::level::info;
+
+}  // namespace
+
+void InitLogging(std::string_view level) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_level = spdlog::level::from_str(std::string(level));
+  if (g_level == spdlog::level::off && level != "off") g_level = spdlog::level::info;
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %n %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(g_level);
+}
+
+std::shared_ptr<spdlog::logger> Logger(const std::string& module) {
+  if (auto existing = spdlog::get(module)) return existing;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (auto existing = spdlog::get(module)) return existing;
+  auto logger = spdlog::stdout_logger_mt(module);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %n %v", spdlog::pattern_time_type::utc);
+  logger->set_level(g_level);
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+std::string RedactUri(std::string_view uri) {
+  const auto scheme = uri.find("://");
+  if (scheme == std::string_view::npos) return std::string(uri);
+  const auto auth_start = scheme + 3;
+  const auto at = uri.find('@', auth_start);
+  const auto slash = uri.find('/', auth_start);
+  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
+    return std::string(uri);
+  }
+  const auto colon = uri.find(':', auth_start);
+  std::string out(uri.substr(0, auth_start));
+  if (colon != std::string_view::npos && colon < at) {
+    out += uri.substr(auth_start, colon - auth_start);
+    out += ":***";
+  } else {
+    out += uri.substr(auth_start, at - auth_start);
+  }
+  out += uri.substr(at);
+  return out;
+}
+
+std::string SecretTag(std::string_view secret) {
+  if (secret.empty()) return "none";
+  // FNV-1a 64: enough to correlate lines; 32 bits shown, far too few to recover the secret.
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : secret) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(h >> 32));
+  return std::string("sha:") + buf;
+}
+
+std::string LogQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace broker::base

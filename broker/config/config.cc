@@ -1,0 +1,211 @@
+#include "broker/config/config.h"
+
+#include <rapidjson/document.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "broker/base/encoding.h"
+
+namespace broker::config {
+namespace {
+
+using base::Status;
+
+Status Bad(const std::string& var, const std::string& why) { return Status::InvalidArgument(var + ": " + why); }
+
+base::Result<int> IntVar(const Getenv& getenv, const std::string& name, int fallback, int min, int max) {
+  const auto v = getenv(name);
+  if (!v.has_value() || v->empty()) return fallback;
+  int out = 0;
+  const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || ptr != v->data() + v->size() || out < min || out > max) {
+    return Bad(name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) + " (got \"" +
+                         v->substr(0, 40) + "\")");
+  }
+  return out;
+}
+
+std::string StrVar(const Getenv& getenv, const std::string& name, const std::string& fallback = {}) {
+  const auto v = getenv(name);
+  return v.has_value() && !v->empty() ? *v : fallback;
+}
+
+base::Result<bool> BoolVar(const Getenv& getenv, const std::string& name) {
+  const std::string v = StrVar(getenv, name, "false");
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return Bad(name, "must be true or false");
+}
+
+bool IsHttpUrl(const std::string& url) { return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0; }
+
+// The number of bytes a base64 key decodes to, or -1.
+int DecodedKeyLength(const std::string& b64) {
+  const auto raw = base::Base64Decode(b64);
+  return raw.has_value() ? static_cast<int>(raw->size()) : -1;
+}
+
+Status CheckKeys(const Config& c, bool from_list) {
+  const std::string var = from_list ? "BROKER_ENCRYPTION_KEYS" : "BROKER_ENCRYPTION_KEY";
+  if (!from_list) {
+    if (DecodedKeyLength(c.encryption_keys) != 32) return Bad(var, "must be base64 of exactly 32 random bytes");
+    return Status::Ok();
+  }
+  std::stringstream ss(c.encryption_keys);
+  std::string item;
+  int n = 0;
+  while (std::getline(ss, item, ',')) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos || colon == 0 || DecodedKeyLength(item.substr(colon + 1)) != 32) {
+      return Bad(var, "entry " + std::to_string(n + 1) + " must be <key id>:<base64 of 32 bytes>");
+    }
+    ++n;
+  }
+  if (n == 0) return Bad(var, "must list at least one key");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Getenv ProcessEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+base::Result<std::optional<std::string>> PostgresUriFromVcapServices(std::string_view vcap_services) {
+  rapidjson::Document doc;
+  doc.Parse(vcap_services.data(), vcap_services.size());
+  if (doc.HasParseError() || !doc.IsObject()) return Status::InvalidArgument("VCAP_SERVICES: is not a JSON object");
+  for (const auto& offering : doc.GetObject()) {
+    if (!offering.value.IsArray()) continue;
+    for (const auto& svc : offering.value.GetArray()) {
+      if (!svc.IsObject()) continue;
+      const auto creds = svc.FindMember("credentials");
+      if (creds == svc.MemberEnd() || !creds->value.IsObject()) continue;
+      for (const char* key : {"uri", "url"}) {
+        const auto it = creds->value.FindMember(key);
+        if (it == creds->value.MemberEnd() || !it->value.IsString()) continue;
+        const std::string uri = it->value.GetString();
+        if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0) return std::optional(uri);
+      }
+    }
+  }
+  return std::optional<std::string>();
+}
+
+base::Result<Config> LoadConfig(const Getenv& getenv) {
+  Config c;
+  BROKER_ASSIGN_OR_RETURN(c.port, IntVar(getenv, "PORT", 8080, 1, 65535));
+
+  c.database_url = StrVar(getenv, "DATABASE_URL");
+  c.database_url_source = "DATABASE_URL";
+  if (c.database_url.empty()) {
+    const std::string vcap = StrVar(getenv, "VCAP_SERVICES");
+    if (!vcap.empty()) {
+      BROKER_ASSIGN_OR_RETURN(std::optional<std::string> uri, PostgresUriFromVcapServices(vcap));
+      if (uri.has_value()) {
+        c.database_url = *uri;
+        c.database_url_source = "VCAP_SERVICES";
+      }
+    }
+  }
+  if (c.database_url.empty()) {
+    return Bad("DATABASE_URL", "is not set and VCAP_SERVICES has no postgres:// credentials uri");
+  }
+  if (c.database_url.rfind("postgres://", 0) != 0 && c.database_url.rfind("postgresql://", 0) != 0) {
+    return Bad(c.database_url_source, "must be a postgres:// or postgresql:// URI");
+  }
+
+  // The tile's names first, then ours; both pairs are accepted when both are set.
+  for (const auto& [user_var, pass_var] : {std::pair<std::string, std::string>{"SECURITY_USER_NAME", "SECURITY_USER_PASSWORD"},
+                                           {"BROKER_USERNAME", "BROKER_PASSWORD"}}) {
+    const std::string user = StrVar(getenv, user_var);
+    const std::string pass = StrVar(getenv, pass_var);
+    if (user.empty() && pass.empty()) continue;
+    if (user.empty()) return Bad(user_var, "must be set when " + pass_var + " is");
+    if (pass.empty()) return Bad(pass_var, "must be set when " + user_var + " is");
+    if (user.find(':') != std::string::npos) return Bad(user_var, "must not contain ':'");
+    c.credentials.push_back({user, pass});
+  }
+  if (c.credentials.empty()) return Bad("SECURITY_USER_PASSWORD", "broker credentials are required (SECURITY_USER_NAME and SECURITY_USER_PASSWORD)");
+
+  const std::string keys = StrVar(getenv, "BROKER_ENCRYPTION_KEYS");
+  if (!keys.empty()) {
+    c.encryption_keys = keys;
+    BROKER_RETURN_IF_ERROR(CheckKeys(c, true));
+  } else {
+    c.encryption_keys = StrVar(getenv, "BROKER_ENCRYPTION_KEY");
+    if (c.encryption_keys.empty()) return Bad("BROKER_ENCRYPTION_KEY", "is required (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)");
+    BROKER_RETURN_IF_ERROR(CheckKeys(c, false));
+  }
+
+  c.catalog_file = StrVar(getenv, "BROKER_CATALOG_FILE", c.catalog_file);
+  c.migrations_dir = StrVar(getenv, "BROKER_MIGRATIONS_DIR", c.migrations_dir);
+  c.log_level = StrVar(getenv, "LOG_LEVEL", c.log_level);
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    return Bad("LOG_LEVEL", "must be one of trace, debug, info, warn, error");
+  }
+  BROKER_ASSIGN_OR_RETURN(c.http_threads, IntVar(getenv, "BROKER_HTTP_THREADS", c.http_threads, 1, 256));
+  BROKER_ASSIGN_OR_RETURN(c.db_pool_size, IntVar(getenv, "BROKER_DB_POOL_SIZE", c.db_pool_size, 1, 256));
+
+  c.public_url = StrVar(getenv, "BROKER_PUBLIC_URL");
+  if (c.public_url.empty()) {
+    const std::string vcap_app = StrVar(getenv, "VCAP_APPLICATION");
+    if (!vcap_app.empty()) {
+      rapidjson::Document app;
+      app.Parse(vcap_app.c_str());
+      if (app.HasParseError() || !app.IsObject()) return Bad("VCAP_APPLICATION", "is not a JSON object");
+      const auto uris = app.FindMember("application_uris");
+      if (uris != app.MemberEnd() && uris->value.IsArray() && !uris->value.Empty() && uris->value[0].IsString()) {
+        c.public_url = std::string("https://") + uris->value[0].GetString();
+      }
+    }
+  } else if (!IsHttpUrl(c.public_url)) {
+    return Bad("BROKER_PUBLIC_URL", "must be an http:// or https:// URL");
+  }
+
+  c.cf_api_url = StrVar(getenv, "CF_API_URL");
+  if (!c.cf_api_url.empty() && !IsHttpUrl(c.cf_api_url)) return Bad("CF_API_URL", "must be an http:// or https:// URL");
+  c.cf_client_id = StrVar(getenv, "CF_CLIENT_ID");
+  c.cf_client_secret = StrVar(getenv, "CF_CLIENT_SECRET");
+  if (c.cf_client_id.empty() != c.cf_client_secret.empty()) {
+    return Bad(c.cf_client_id.empty() ? "CF_CLIENT_ID" : "CF_CLIENT_SECRET", "CF_CLIENT_ID and CF_CLIENT_SECRET go together");
+  }
+  c.cf_admin_user = StrVar(getenv, "CF_ADMIN_USER");
+  c.cf_admin_password = StrVar(getenv, "CF_ADMIN_PASSWORD");
+  if (c.cf_admin_user.empty() != c.cf_admin_password.empty()) {
+    return Bad(c.cf_admin_user.empty() ? "CF_ADMIN_USER" : "CF_ADMIN_PASSWORD", "CF_ADMIN_USER and CF_ADMIN_PASSWORD go together");
+  }
+  BROKER_ASSIGN_OR_RETURN(c.cf_skip_ssl_validation, BoolVar(getenv, "CF_SKIP_SSL_VALIDATION"));
+  c.cf_ca_cert = StrVar(getenv, "CF_CA_CERT");
+
+  c.tmate_server_host = StrVar(getenv, "TMATE_SERVER_HOST");
+  BROKER_ASSIGN_OR_RETURN(c.tmate_server_port, IntVar(getenv, "TMATE_SERVER_PORT", 22, 1, 65535));
+  c.tmate_ed25519_fingerprint = StrVar(getenv, "TMATE_SERVER_ED25519_FINGERPRINT");
+  c.tmate_rsa_fingerprint = StrVar(getenv, "TMATE_SERVER_RSA_FINGERPRINT");
+
+  BROKER_ASSIGN_OR_RETURN(c.clone_ttl_minutes, IntVar(getenv, "CLONE_TTL", 0, 0, 7 * 24 * 60));
+  BROKER_ASSIGN_OR_RETURN(c.clone_max_per_space, IntVar(getenv, "CLONE_MAX_PER_SPACE", 0, 0, 100000));
+  BROKER_ASSIGN_OR_RETURN(c.clone_max_memory_mb, IntVar(getenv, "CLONE_MAX_MEMORY_MB", 0, 0, 65536));
+  BROKER_ASSIGN_OR_RETURN(c.worker_threads, IntVar(getenv, "WORKER_THREADS", c.worker_threads, 0, 64));
+  return c;
+}
+
+base::Result<osb::Catalog> LoadCatalog(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("BROKER_CATALOG_FILE: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto catalog = osb::Catalog::Parse(ss.str());
+  if (!catalog.ok()) return Status::InvalidArgument(path + ": " + catalog.status().message());
+  return catalog;
+}
+
+}  // namespace broker::config

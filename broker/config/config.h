@@ -1,0 +1,71 @@
+// Config: the broker's immutable settings, read once at startup from the environment
+// (12-factor; DESIGN.md §8). A missing or bad value stops startup with one line naming the
+// variable. Thread-safe after construction (never mutated).
+#ifndef BROKER_CONFIG_CONFIG_H_
+#define BROKER_CONFIG_CONFIG_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/result.h"
+#include "broker/osb/catalog.h"
+
+namespace broker::config {
+
+struct Credential {
+  std::string username;
+  std::string password;
+};
+
+struct Config {
+  int port = 8080;                      // PORT
+  std::string database_url;             // DATABASE_URL, else the first postgres URI in VCAP_SERVICES
+  std::string database_url_source;      // "DATABASE_URL" or "VCAP_SERVICES" (for the startup log)
+  std::vector<Credential> credentials;  // SECURITY_USER_NAME/PASSWORD and/or BROKER_USERNAME/PASSWORD
+  std::string encryption_keys;          // BROKER_ENCRYPTION_KEYS ("id:b64,...") or BROKER_ENCRYPTION_KEY (b64)
+  std::string catalog_file = "catalog/catalog.json";  // BROKER_CATALOG_FILE
+  std::string migrations_dir = "migrations";          // BROKER_MIGRATIONS_DIR
+  std::string log_level = "info";                     // LOG_LEVEL
+  int http_threads = 16;                // BROKER_HTTP_THREADS
+  int db_pool_size = 16;                // BROKER_DB_POOL_SIZE
+  std::string public_url;               // BROKER_PUBLIC_URL, else https://<first VCAP_APPLICATION uri>
+  // Cloud Controller access and the tmate server: read and checked now, used by the clone engine.
+  std::string cf_api_url;               // CF_API_URL
+  std::string cf_client_id, cf_client_secret;  // CF_CLIENT_ID / CF_CLIENT_SECRET
+  std::string cf_admin_user, cf_admin_password;  // CF_ADMIN_USER / CF_ADMIN_PASSWORD
+  bool cf_skip_ssl_validation = false;  // CF_SKIP_SSL_VALIDATION
+  std::string cf_ca_cert;               // CF_CA_CERT (PEM text or a file path)
+  std::string tmate_server_host;        // TMATE_SERVER_HOST
+  int tmate_server_port = 22;           // TMATE_SERVER_PORT
+  std::string tmate_ed25519_fingerprint, tmate_rsa_fingerprint;
+  int clone_ttl_minutes = 0;            // CLONE_TTL (minutes; 0 = the plan's default)
+  int clone_max_per_space = 0;          // CLONE_MAX_PER_SPACE (0 = unlimited)
+  int clone_max_memory_mb = 0;          // CLONE_MAX_MEMORY_MB (0 = the plan's cap)
+  int worker_threads = 2;               // WORKER_THREADS
+};
+
+// Reads the variables through `getenv` (the process environment in production, a map in
+// tests). kInvalidArgument with a one-line message naming the variable, e.g.
+// "PORT: must be an integer from 1 to 65535 (got \"http\")". Never includes a secret's value
+// in a message.
+using Getenv = std::function<std::optional<std::string>(const std::string& name)>;
+base::Result<Config> LoadConfig(const Getenv& getenv);
+
+// The process environment as a Getenv.
+Getenv ProcessEnvironment();
+
+// The first credentials URI in VCAP_SERVICES JSON that starts with postgres:// or
+// postgresql:// ("uri", then "url"); nullopt when there is none. kInvalidArgument when the text
+// is not JSON.
+base::Result<std::optional<std::string>> PostgresUriFromVcapServices(std::string_view vcap_services);
+
+// Reads and validates the catalog file. kInvalidArgument naming the file and the field, or
+// kNotFound when the file cannot be read.
+base::Result<osb::Catalog> LoadCatalog(const std::string& path);
+
+}  // namespace broker::config
+
+#endif  // BROKER_CONFIG_CONFIG_H_

@@ -1,0 +1,115 @@
+#include "broker/http/prelude.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <rapidjson/document.h>
+
+#include <charconv>
+
+#include "broker/base/encoding.h"
+
+namespace broker::http {
+namespace {
+
+std::string Sha256(std::string_view s) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+  return std::string(reinterpret_cast<const char*>(md), sizeof md);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
+                            const std::vector<BasicCredential>& accepted) {
+  static const base::Status kDenied = base::Status::Unauthenticated("missing or wrong broker credentials");
+  if (!authorization_header.has_value()) return kDenied;
+  const std::string_view h = *authorization_header;
+  constexpr std::string_view kBasic = "Basic ";
+  if (h.size() <= kBasic.size() || h.substr(0, kBasic.size()) != kBasic) return kDenied;
+  const auto decoded = base::Base64Decode(h.substr(kBasic.size()));
+  if (!decoded.has_value()) return kDenied;
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos) return kDenied;
+  // Compare fixed-size digests so neither length nor content leaks through timing; check every
+  // accepted pair without stopping early.
+  const std::string user = Sha256(std::string_view(*decoded).substr(0, colon));
+  const std::string pass = Sha256(std::string_view(*decoded).substr(colon + 1));
+  bool ok = false;
+  for (const auto& c : accepted) {
+    const std::string u = Sha256(c.username);
+    const std::string p = Sha256(c.password);
+    const bool match = (CRYPTO_memcmp(u.data(), user.data(), u.size()) == 0) &
+                       (CRYPTO_memcmp(p.data(), pass.data(), p.size()) == 0);
+    ok = ok || match;
+  }
+  return ok ? base::Status::Ok() : kDenied;
+}
+
+base::Status CheckApiVersion(const std::optional<std::string>& version_header) {
+  const std::string range = "this broker supports X-Broker-API-Version 2." + std::to_string(kMinMinorVersion) +
+                            " and later 2.x versions (2.17 recommended)";
+  if (!version_header.has_value() || version_header->empty()) {
+    return base::Status::OutOfRange("X-Broker-API-Version header is missing; " + range);
+  }
+  const std::string& v = *version_header;
+  int major = 0, minor = 0;
+  const char* end = v.data() + v.size();
+  auto r1 = std::from_chars(v.data(), end, major);
+  bool ok = r1.ec == std::errc() && r1.ptr != end && *r1.ptr == '.';
+  if (ok) {
+    auto r2 = std::from_chars(r1.ptr + 1, end, minor);
+    ok = r2.ec == std::errc() && r2.ptr == end && r2.ptr != r1.ptr + 1;
+  }
+  if (!ok) return base::Status::OutOfRange("X-Broker-API-Version \"" + v.substr(0, 32) + "\" is malformed; " + range);
+  if (major != 2 || minor < kMinMinorVersion) {
+    return base::Status::OutOfRange("X-Broker-API-Version " + v + " is not supported; " + range);
+  }
+  return base::Status::Ok();
+}
+
+std::optional<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view header) {
+  const auto space = header.find(' ');
+  if (space == std::string_view::npos || space == 0) return std::nullopt;
+  OriginatingIdentity out;
+  out.platform = std::string(header.substr(0, space));
+  const auto json = base::Base64Decode(header.substr(space + 1));
+  if (!json.has_value()) return std::nullopt;
+  rapidjson::Document doc;
+  doc.Parse(json->data(), json->size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  const auto it = doc.FindMember("user_id");
+  if (it != doc.MemberEnd() && it->value.IsString()) out.user_id = it->value.GetString();
+  return out;
+}
+
+base::Status PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) {
+        return base::Status::InvalidArgument("malformed percent-encoding in the URL");
+      }
+      const int hi = HexValue(in[i + 1]);
+      const int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return base::Status::InvalidArgument("malformed percent-encoding in the URL");
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(c);
+    }
+  }
+  return base::Status::Ok();
+}
+
+}  // namespace broker::http

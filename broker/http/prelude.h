@@ -1,0 +1,48 @@
+// The OSB prelude every /v2 route runs before its handler (osb-spec.md §1, §10): basic auth
+// with a constant-time compare (checked before the body is parsed), the X-Broker-API-Version
+// check, and the decoding of the identity headers. Pure functions; thread-safe.
+#ifndef BROKER_HTTP_PRELUDE_H_
+#define BROKER_HTTP_PRELUDE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/status.h"
+
+namespace broker::http {
+
+// One accepted user/password pair (several make rotation possible, as in brokerapi).
+struct BasicCredential {
+  std::string username;
+  std::string password;
+};
+
+// kUnauthenticated unless `authorization_header` is "Basic base64(user:password)" for one of
+// `accepted`. The comparison takes the same time whatever the input (digests compared with
+// CRYPTO_memcmp-like constant-time equality, every credential checked).
+base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
+                            const std::vector<BasicCredential>& accepted);
+
+// The range we serve: 2.14 to any 2.x.
+inline constexpr int kMinMinorVersion = 14;
+// kOutOfRange (-> 412) when the header is missing, empty, malformed, of another major version or
+// below 2.14; the message names the supported range.
+base::Status CheckApiVersion(const std::optional<std::string>& version_header);
+
+// X-Broker-API-Originating-Identity: "<platform> <base64(JSON)>". Returns the platform and the
+// user_id (for Cloud Foundry) or the decoded JSON text; nullopt when the header is malformed.
+struct OriginatingIdentity {
+  std::string platform;
+  std::string user_id;
+};
+std::optional<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view header);
+
+// RFC 3986 percent-decoding ("%2F" -> "/"). '+' is left alone in paths and decoded to ' ' in
+// query values when `plus_is_space`. kInvalidArgument for a malformed escape ("%G1", "%4").
+base::Status PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
+
+}  // namespace broker::http
+
+#endif  // BROKER_HTTP_PRELUDE_H_

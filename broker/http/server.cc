@@ -1,0 +1,327 @@
+#include "broker/http/server.h"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/router.h>
+
+#include <chrono>
+#include <exception>
+#include <optional>
+
+#include "broker/base/ids.h"
+#include "broker/base/log.h"
+#include "broker/http/codec.h"
+#include "broker/http/error_mapping.h"
+
+namespace broker::http {
+namespace {
+
+using base::Result;
+using base::Status;
+using Pistache::Http::ResponseWriter;
+using Pistache::Rest::Request;
+using RouteResult = Pistache::Rest::Route::Result;
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto log = base::Logger("http");
+  return log;
+}
+
+// What a handler answers on success; failures are Statuses mapped by MapError.
+struct Reply {
+  int status = 200;
+  std::string body = "{}";
+  bool retry_after = false;  // add Retry-After (last_operation while in progress)
+};
+
+std::optional<std::string> RawHeader(const Request& req, const std::string& name) {
+  const auto raw = req.headers().tryGetRaw(name);
+  if (!raw.has_value()) return std::nullopt;
+  return raw->value();
+}
+
+// The OSB seconds hint for the next poll; Cloud Controller clamps it to its own minimum.
+constexpr char kRetryAfterSeconds[] = "10";
+// Pistache buffers whole requests; it refuses (413) anything over this itself, and our own check
+// below answers bodies over max_body_bytes with a JSON 413.
+constexpr std::size_t kPistacheMaxRequest = 1024 * 1024;
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  osb::Broker& broker;
+  std::function<Status()> health_check;
+  std::shared_ptr<Pistache::Http::Endpoint> http_endpoint;
+  Pistache::Rest::Router router;
+  bool running = false;
+
+  Impl(ServerOptions o, osb::Broker& b, std::function<Status()> h)
+      : options(std::move(o)), broker(b), health_check(std::move(h)) {}
+
+  // Everything a handler needs from the request, decoded once.
+  struct Call {
+    const Request& req;
+    osb::RequestContext ctx;
+    std::string instance_id;
+    std::string binding_id;
+  };
+
+  // Path parameters arrive percent-encoded; ids are opaque strings to us.
+  static Status PathParam(const Request& req, const char* name, std::string* out) {
+    if (!req.hasParam(name)) {
+      out->clear();
+      return Status::Ok();
+    }
+    return PercentDecode(req.param(name).as<std::string>(), /*plus_is_space=*/false, out);
+  }
+
+  static Status Query(const Request& req, const char* name, std::string* out) {
+    const auto v = req.query().get(name);
+    if (!v.has_value()) {
+      out->clear();
+      return Status::Ok();
+    }
+    return PercentDecode(*v, /*plus_is_space=*/true, out);
+  }
+
+  static Result<bool> AcceptsIncomplete(const Request& req) {
+    std::string v;
+    BROKER_RETURN_IF_ERROR(Query(req, "accepts_incomplete", &v));
+    if (v.empty() || v == "false") return false;
+    if (v == "true") return true;
+    return Status::InvalidArgument("accepts_incomplete must be true or false");
+  }
+
+  void Send(ResponseWriter& resp, int status, const std::string& body) {
+    resp.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+    resp.send(static_cast<Pistache::Http::Code>(status), body);
+  }
+
+  // The one wrapper every route goes through: prelude, handler, error mapping, access log.
+  RouteResult Serve(Endpoint endpoint, bool osb_route, const Request& req, ResponseWriter resp,
+                    const std::function<Result<Reply>(Call&)>& handler) {
+    const auto start = std::chrono::steady_clock::now();
+    Call call{req, {}, {}, {}};
+    const auto request_identity = RawHeader(req, "X-Broker-API-Request-Identity");
+    call.ctx.request_id = request_identity.has_value() && !request_identity->empty()
+                              ? request_identity->substr(0, 128)
+                              : base::NewUuid();
+    if (request_identity.has_value() && !request_identity->empty()) {
+      resp.headers().addRaw(Pistache::Http::Header::Raw("X-Broker-API-Request-Identity", *request_identity));
+    }
+
+    Result<Reply> reply = Status::Internal("unset");
+    Endpoint mapped_as = endpoint;
+    try {
+      reply = [&]() -> Result<Reply> {
+        if (osb_route) {
+          // Authenticate before anything else: a request with bad credentials may carry any body.
+          std::optional<std::string> authorization;
+          if (const auto auth = req.headers().tryGet<Pistache::Http::Header::Authorization>()) {
+            authorization = auth->value();
+          }
+          BROKER_RETURN_IF_ERROR(CheckBasicAuth(authorization, options.credentials));
+          BROKER_RETURN_IF_ERROR(CheckApiVersion(RawHeader(req, "X-Broker-API-Version")));
+          if (const auto oi = RawHeader(req, "X-Broker-API-Originating-Identity")) {
+            const auto id = DecodeOriginatingIdentity(*oi);
+            call.ctx.actor = id.has_value() ? id->platform + ":" + id->user_id : "malformed";
+          }
+        }
+        if (req.body().size() > options.max_body_bytes) {
+          return Status::ResourceExhausted("the request body exceeds " + std::to_string(options.max_body_bytes) +
+                                           " bytes");
+        }
+        BROKER_RETURN_IF_ERROR(PathParam(req, ":instance_id", &call.instance_id));
+        BROKER_RETURN_IF_ERROR(PathParam(req, ":binding_id", &call.binding_id));
+        return handler(call);
+      }();
+      // A poll whose operation hint names the kind of operation changes what "unknown" means.
+      if (!reply.ok() && reply.status().code() == base::Code::kNotFound) {
+        std::string hint;
+        if (Query(req, "operation", &hint).ok()) {
+          const auto op = osb::ParseOperationToken(hint);
+          if (op && endpoint == Endpoint::kBindingLastOperation && op->verb == "bind") {
+            mapped_as = Endpoint::kBindingLastOperationOfBind;
+          } else if (op && endpoint == Endpoint::kInstanceLastOperation && op->verb == "deprovision") {
+            mapped_as = Endpoint::kInstanceLastOperationOfDeprovision;
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      Log()->error("http.handler_exception request_id={} detail={}", call.ctx.request_id, base::LogQuote(e.what()));
+      reply = Status::Internal("handler exception");
+    }
+
+    int status;
+    if (reply.ok()) {
+      status = reply->status;
+      if (reply->retry_after) resp.headers().addRaw(Pistache::Http::Header::Raw("Retry-After", kRetryAfterSeconds));
+      Send(resp, status, reply->body);
+    } else {
+      const HttpError err = MapError(reply.status(), mapped_as);
+      status = err.status;
+      if (status >= 500) {
+        Log()->error("http.request_failed request_id={} status={} error={}", call.ctx.request_id, status,
+                     base::LogQuote(reply.status().ToString()));
+      }
+      Send(resp, status, err.body);
+    }
+
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    auto& log = *Log();
+    if (log.should_log(endpoint == Endpoint::kHealth ? spdlog::level::debug : spdlog::level::info)) {
+      log.log(endpoint == Endpoint::kHealth ? spdlog::level::debug : spdlog::level::info,
+              "http.request method={} path={} status={} ms={:.2f} request_id={} instance_id={} binding_id={} actor={}",
+              Pistache::Http::methodString(req.method()), base::LogQuote(req.resource()), status, ms,
+              call.ctx.request_id, call.instance_id.empty() ? "-" : call.instance_id,
+              call.binding_id.empty() ? "-" : call.binding_id, call.ctx.actor.empty() ? "-" : call.ctx.actor);
+    }
+    return RouteResult::Ok;
+  }
+
+  void Route(Pistache::Http::Method method, const std::string& path, Endpoint endpoint, bool osb_route,
+             std::function<Result<Reply>(Call&)> handler) {
+    router.addRoute(method, path, [this, endpoint, osb_route, handler](const Request req, ResponseWriter resp) {
+      return Serve(endpoint, osb_route, req, std::move(resp), handler);
+    });
+  }
+
+  void SetupRoutes();
+};
+
+void Server::Impl::SetupRoutes() {
+  using M = Pistache::Http::Method;
+  const std::string instance = "/v2/service_instances/:instance_id";
+  const std::string binding = instance + "/service_bindings/:binding_id";
+
+  Route(M::Get, "/healthz", Endpoint::kHealth, false, [this](Call&) -> Result<Reply> {
+    const Status s = health_check();
+    if (!s.ok()) {
+      Log()->warn("http.health_failed error={}", base::LogQuote(s.ToString()));
+      return Reply{503, R"({"status":"unavailable","database":"unreachable"})"};
+    }
+    return Reply{200, R"({"status":"ok","database":"ok"})"};
+  });
+
+  Route(M::Get, "/v2/catalog", Endpoint::kCatalog, true,
+        [this](Call&) -> Result<Reply> { return Reply{200, broker.catalog().json()}; });
+
+  Route(M::Put, instance, Endpoint::kProvision, true, [this](Call& c) -> Result<Reply> {
+    osb::ProvisionRequest r;
+    r.instance_id = c.instance_id;
+    BROKER_RETURN_IF_ERROR(AcceptsIncomplete(c.req).status());  // sync provision: either value is fine
+    BROKER_RETURN_IF_ERROR(DecodeProvision(c.req.body(), &r));
+    BROKER_ASSIGN_OR_RETURN(bool created, broker.Provision(c.ctx, r));
+    return Reply{created ? 201 : 200, "{}"};
+  });
+
+  Route(M::Patch, instance, Endpoint::kUpdate, true, [this](Call& c) -> Result<Reply> {
+    osb::UpdateRequest r;
+    r.instance_id = c.instance_id;
+    BROKER_RETURN_IF_ERROR(AcceptsIncomplete(c.req).status());
+    BROKER_RETURN_IF_ERROR(DecodeUpdate(c.req.body(), &r));
+    BROKER_RETURN_IF_ERROR(broker.Update(c.ctx, r));
+    return Reply{200, "{}"};
+  });
+
+  Route(M::Delete, instance, Endpoint::kDeprovision, true, [this](Call& c) -> Result<Reply> {
+    osb::DeprovisionRequest r;
+    r.instance_id = c.instance_id;
+    BROKER_RETURN_IF_ERROR(Query(c.req, "service_id", &r.service_id));
+    BROKER_RETURN_IF_ERROR(Query(c.req, "plan_id", &r.plan_id));
+    BROKER_ASSIGN_OR_RETURN(r.accepts_incomplete, AcceptsIncomplete(c.req));
+    BROKER_ASSIGN_OR_RETURN(osb::DeprovisionResult res, broker.Deprovision(c.ctx, r));
+    if (res.async) return Reply{202, EncodeOperation(res.operation)};
+    return Reply{200, "{}"};
+  });
+
+  Route(M::Get, instance, Endpoint::kGetInstance, true, [this](Call& c) -> Result<Reply> {
+    BROKER_ASSIGN_OR_RETURN(osb::InstanceView v, broker.GetInstance(c.ctx, c.instance_id));
+    return Reply{200, EncodeInstance(v)};
+  });
+
+  Route(M::Get, instance + "/last_operation", Endpoint::kInstanceLastOperation, true,
+        [this](Call& c) -> Result<Reply> {
+          BROKER_ASSIGN_OR_RETURN(osb::LastOperation op, broker.LastInstanceOperation(c.ctx, c.instance_id));
+          return Reply{200, EncodeLastOperation(op), op.state == osb::OperationState::kInProgress};
+        });
+
+  Route(M::Put, binding, Endpoint::kBind, true, [this](Call& c) -> Result<Reply> {
+    osb::BindRequest r;
+    r.instance_id = c.instance_id;
+    r.binding_id = c.binding_id;
+    BROKER_ASSIGN_OR_RETURN(r.accepts_incomplete, AcceptsIncomplete(c.req));
+    BROKER_RETURN_IF_ERROR(DecodeBind(c.req.body(), &r));
+    BROKER_ASSIGN_OR_RETURN(osb::BindResult res, broker.Bind(c.ctx, r));
+    if (res.complete) return Reply{200, EncodeBinding(res.binding)};
+    return Reply{202, EncodeOperation(res.operation)};
+  });
+
+  Route(M::Get, binding, Endpoint::kGetBinding, true, [this](Call& c) -> Result<Reply> {
+    BROKER_ASSIGN_OR_RETURN(osb::BindingView v, broker.GetBinding(c.ctx, c.instance_id, c.binding_id));
+    return Reply{200, EncodeBinding(v)};
+  });
+
+  Route(M::Get, binding + "/last_operation", Endpoint::kBindingLastOperation, true,
+        [this](Call& c) -> Result<Reply> {
+          BROKER_ASSIGN_OR_RETURN(osb::LastOperation op,
+                                  broker.LastBindingOperation(c.ctx, c.instance_id, c.binding_id));
+          return Reply{200, EncodeLastOperation(op), op.state == osb::OperationState::kInProgress};
+        });
+
+  Route(M::Delete, binding, Endpoint::kUnbind, true, [this](Call& c) -> Result<Reply> {
+    osb::UnbindRequest r;
+    r.instance_id = c.instance_id;
+    r.binding_id = c.binding_id;
+    BROKER_RETURN_IF_ERROR(Query(c.req, "service_id", &r.service_id));
+    BROKER_RETURN_IF_ERROR(Query(c.req, "plan_id", &r.plan_id));
+    BROKER_ASSIGN_OR_RETURN(r.accepts_incomplete, AcceptsIncomplete(c.req));
+    BROKER_ASSIGN_OR_RETURN(std::string operation, broker.Unbind(c.ctx, r));
+    return Reply{202, EncodeOperation(operation)};
+  });
+
+  router.addNotFoundHandler([this](const Request req, ResponseWriter resp) {
+    return Serve(Endpoint::kOther, false, req, std::move(resp),
+                 [](Call&) -> Result<Reply> { return Status::NotFound("no such route"); });
+  });
+}
+
+Server::Server(ServerOptions options, osb::Broker& broker, std::function<Status()> health_check)
+    : impl_(std::make_unique<Impl>(std::move(options), broker, std::move(health_check))) {
+  impl_->SetupRoutes();
+}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  try {
+    Pistache::Address addr(impl_->options.address, Pistache::Port(static_cast<uint16_t>(impl_->options.port)));
+    impl_->http_endpoint = std::make_shared<Pistache::Http::Endpoint>(addr);
+    auto opts = Pistache::Http::Endpoint::options()
+                    .threads(impl_->options.threads)
+                    .flags(Pistache::Tcp::Options::ReuseAddr)
+                    .maxRequestSize(kPistacheMaxRequest);
+    impl_->http_endpoint->init(opts);
+    impl_->http_endpoint->setHandler(impl_->router.handler());
+    impl_->http_endpoint->serveThreaded();
+    impl_->running = true;
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot listen on port " + std::to_string(impl_->options.port) + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  if (impl_ && impl_->running) {
+    impl_->http_endpoint->shutdown();
+    impl_->running = false;
+  }
+}
+
+int Server::port() const {
+  return impl_->http_endpoint ? static_cast<int>(static_cast<uint16_t>(impl_->http_endpoint->getPort())) : 0;
+}
+
+}  // namespace broker::http

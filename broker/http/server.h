@@ -1,0 +1,57 @@
+// Server: the broker's HTTP face. Serves the OSB routes over Pistache, runs the OSB prelude
+// (basic auth, X-Broker-API-Version, identity headers) on every /v2 route, decodes bodies with
+// the codec, calls osb::Broker, and maps failures through the one MapError. Also GET /healthz
+// (no auth): 200 when the database answers, 503 when not.
+//
+// Every response carries Content-Type: application/json and a JSON body; the request identity
+// is echoed. One access-log line per request, with no Authorization header, body or credential.
+//
+// Thread-safety: Start()/Stop() from one thread; handlers run on Pistache's reactor threads and
+// only touch thread-safe collaborators.
+#ifndef BROKER_HTTP_SERVER_H_
+#define BROKER_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/base/status.h"
+#include "broker/http/prelude.h"
+#include "broker/osb/broker.h"
+
+namespace broker::http {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  int port = 8080;
+  int threads = 16;  // reactor threads; handlers block on the database, so more than cores
+  std::vector<BasicCredential> credentials;
+  std::size_t max_body_bytes = 64 * 1024;
+};
+
+class Server {
+ public:
+  // `broker` must outlive the Server. `health_check` answers OK when the database is reachable.
+  Server(ServerOptions options, osb::Broker& broker, std::function<base::Status()> health_check);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the port and starts serving in background threads. kUnavailable when the port cannot
+  // be bound.
+  base::Status Start();
+  // Stops accepting and waits for the reactor threads. Idempotent.
+  void Stop();
+  // The bound port (useful when options.port was 0).
+  int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace broker::http
+
+#endif  // BROKER_HTTP_SERVER_H_
