@@ -93,7 +93,15 @@ struct Server::Impl {
     return Status::InvalidArgument("accepts_incomplete must be true or false");
   }
 
-  void Send(ResponseWriter& resp, int status, const std::string& body) {
+  void Send(const Request& req, ResponseWriter& resp, int status, const std::string& body) {
+    // HTTP/1.1 connections are persistent unless the client says otherwise; Pistache 0.0.5
+    // answers "Connection: Close" to any request without a Connection header, which makes
+    // clients (Cloud Controller's among them) reconnect for every call.
+    if (req.version() == Pistache::Http::Version::Http11 &&
+        !req.headers().has<Pistache::Http::Header::Connection>()) {
+      resp.headers().remove<Pistache::Http::Header::Connection>();
+      resp.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
+    }
     resp.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
     resp.send(static_cast<Pistache::Http::Code>(status), body);
   }
@@ -157,7 +165,7 @@ struct Server::Impl {
     if (reply.ok()) {
       status = reply->status;
       if (reply->retry_after) resp.headers().addRaw(Pistache::Http::Header::Raw("Retry-After", kRetryAfterSeconds));
-      Send(resp, status, reply->body);
+      Send(req, resp, status, reply->body);
     } else {
       const HttpError err = MapError(reply.status(), mapped_as);
       status = err.status;
@@ -165,7 +173,7 @@ struct Server::Impl {
         Log()->error("http.request_failed request_id={} status={} error={}", call.ctx.request_id, status,
                      base::LogQuote(reply.status().ToString()));
       }
-      Send(resp, status, err.body);
+      Send(req, resp, status, err.body);
     }
 
     const double ms =
