@@ -56,7 +56,7 @@ int main() {
   pool_options.max_connections = cfg->db_pool_size;
   store::PgPool pool(pool_options);
   log->info("main.starting port={} database={} database_from={} http_threads={} catalog={}", cfg->port,
-            pool.redacted_url(), cfg->database_url_source, cfg->http_threads, cfg->catalog_file);
+            pool.target(), cfg->database_url_source, cfg->http_threads, cfg->catalog_file);
 
   {
     store::MigrationRunner runner(pool, cfg->migrations_dir);

@@ -81,6 +81,3 @@ CREATE TABLE events (
   detail       jsonb NOT NULL DEFAULT '{}',
   created_at   timestamptz NOT NULL DEFAULT now()
 );
-
--- Deprovision operation ids come from here (bindings use their job ids).
-CREATE SEQUENCE operation_ids;

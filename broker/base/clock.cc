@@ -17,25 +17,36 @@ std::string FormatIso8601(TimePoint t) {
   return buf;
 }
 
-std::optional<TimePoint> ParseIso8601(std::string_view text) {
-  std::string s(text);
-  int y, mo, d, h, mi, sec, consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &consumed) != 6 ||
-      consumed != 19) {
+std::optional<TimePoint> ParseIso8601(std::string_view s) {
+  // yyyy-mm-ddThh:mm:ss[.f+]Z, digits exactly where the format has them (no signs or spaces).
+  auto digits = [&](std::size_t pos, std::size_t n, int* out) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int y, mo, d, h, mi, sec;
+  if (s.size() < 20 || !digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' ||
+      !digits(8, 2, &d) || s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) ||
+      s[16] != ':' || !digits(17, 2, &sec)) {
     return std::nullopt;
   }
   std::size_t pos = 19;
   long long millis = 0;
-  if (pos < s.size() && s[pos] == '.') {
+  if (s[pos] == '.') {
     ++pos;
-    int digits = 0;
+    int n = 0;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (digits < 3) millis = millis * 10 + (s[pos] - '0');
-      ++digits;
+      if (n < 3) millis = millis * 10 + (s[pos] - '0');
+      ++n;
       ++pos;
     }
-    if (digits == 0) return std::nullopt;
-    for (; digits < 3; ++digits) millis *= 10;
+    if (n == 0) return std::nullopt;
+    for (; n < 3; ++n) millis *= 10;
   }
   if (pos + 1 != s.size() || s[pos] != 'Z') return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;

@@ -55,8 +55,11 @@ std::optional<std::string> Base64Decode(std::string_view text) {
       out.push_back(static_cast<char>((buf >> bits) & 0xff));
     }
   }
+  // i data characters: i % 4 == 1 encodes no whole byte; padding, when present, must complete
+  // the last group of four exactly.
   const std::size_t pad = text.size() - i;
-  if (pad > 2) return std::nullopt;
+  if (i % 4 == 1) return std::nullopt;
+  if (pad > 0 && (i % 4 == 0 || (i + pad) % 4 != 0)) return std::nullopt;
   for (; i < text.size(); ++i) {
     if (text[i] != '=') return std::nullopt;
   }

@@ -41,21 +41,33 @@ std::string RedactUri(std::string_view uri) {
   const auto scheme = uri.find("://");
   if (scheme == std::string_view::npos) return std::string(uri);
   const auto auth_start = scheme + 3;
-  const auto at = uri.find('@', auth_start);
-  const auto slash = uri.find('/', auth_start);
-  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
-    return std::string(uri);
-  }
-  const auto colon = uri.find(':', auth_start);
+  auto auth_end = uri.find_first_of("/?#", auth_start);
+  if (auth_end == std::string_view::npos) auth_end = uri.size();
   std::string out(uri.substr(0, auth_start));
-  if (colon != std::string_view::npos && colon < at) {
-    out += uri.substr(auth_start, colon - auth_start);
-    out += ":***";
+  // The userinfo ends at the authority's last '@' (a password may itself contain '@').
+  const auto at = uri.substr(0, auth_end).rfind('@');
+  if (at != std::string_view::npos && at >= auth_start) {
+    const auto colon = uri.find(':', auth_start);
+    if (colon != std::string_view::npos && colon < at) {
+      out += uri.substr(auth_start, colon - auth_start);
+      out += ":***";
+    } else {
+      out += uri.substr(auth_start, at - auth_start);
+    }
+    out += uri.substr(at, auth_end - at);
   } else {
-    out += uri.substr(auth_start, at - auth_start);
+    out += uri.substr(auth_start, auth_end - auth_start);
   }
-  out += uri.substr(at);
-  return out;
+  // libpq also takes the password as a query parameter: ?password=... or &password=...
+  std::string rest(uri.substr(auth_end));
+  for (std::size_t p = rest.find("password="); p != std::string::npos; p = rest.find("password=", p + 1)) {
+    if (p == 0 || (rest[p - 1] != '?' && rest[p - 1] != '&')) continue;
+    const std::size_t value = p + 9;
+    std::size_t value_end = rest.find_first_of("&#", value);
+    if (value_end == std::string::npos) value_end = rest.size();
+    rest.replace(value, value_end - value, "***");
+  }
+  return out + rest;
 }
 
 std::string SecretTag(std::string_view secret) {

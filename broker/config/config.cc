@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -199,8 +200,11 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
 }
 
 base::Result<osb::Catalog> LoadCatalog(const std::string& path) {
+  std::error_code ec;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("BROKER_CATALOG_FILE: cannot read " + path);
+  if (!std::filesystem::is_regular_file(path, ec) || !in) {
+    return Status::NotFound("BROKER_CATALOG_FILE: cannot read " + path);
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   auto catalog = osb::Catalog::Parse(ss.str());

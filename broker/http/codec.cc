@@ -58,7 +58,13 @@ Status GetMaintenanceVersion(const Value& body, std::optional<std::string>* out)
 
 std::string CanonicalOrEmpty(const Value* v) { return v ? osb::CanonicalJson(*v) : std::string("{}"); }
 
+// Writes stored canonical JSON as is; an empty text stands for {}.
 void WriteRaw(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& json) {
+  if (json.empty()) {
+    w.StartObject();
+    w.EndObject();
+    return;
+  }
   w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
 }
 
@@ -192,7 +198,7 @@ std::string EncodeBinding(const osb::BindingView& view) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
   w.Key("credentials");
-  WriteRaw(w, view.credentials_json.empty() ? std::string("{}") : view.credentials_json);
+  WriteRaw(w, view.credentials_json);
   w.Key("parameters");
   WriteRaw(w, view.parameters_json);
   if (view.expires_at.has_value()) {

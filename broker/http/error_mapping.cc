@@ -21,7 +21,10 @@ std::string ErrorBody(const std::string& error, const std::string& description) 
 
 HttpError MapError(const base::Status& status, Endpoint endpoint) {
   using base::Code;
-  const std::string& msg = status.message();
+  // OSB: a description, when present, must not be empty.
+  const std::string msg = status.message().empty() ? std::string("the request failed (") +
+                                                         std::string(base::CodeName(status.code())) + ")"
+                                                   : status.message();
   switch (status.code()) {
     case Code::kInvalidArgument:
       return {400, ErrorBody("", msg)};

@@ -85,7 +85,12 @@ std::optional<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view he
   doc.Parse(json->data(), json->size());
   if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
   const auto it = doc.FindMember("user_id");
-  if (it != doc.MemberEnd() && it->value.IsString()) out.user_id = it->value.GetString();
+  // Cloud Foundry sends {"user_id": ...}; other platforms have their own shapes, kept whole.
+  if (it != doc.MemberEnd() && it->value.IsString()) {
+    out.user_id = it->value.GetString();
+  } else {
+    out.user_id = *json;
+  }
   return out;
 }
 

@@ -1,0 +1,513 @@
+#include "broker/store/pg_store.h"
+
+#include <charconv>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "broker/base/log.h"
+
+namespace broker::store {
+namespace {
+
+using base::Result;
+using base::Status;
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const std::shared_ptr<spdlog::logger> logger = base::Logger("store");
+  return logger;
+}
+
+// ---- Conversions -------------------------------------------------------------------------
+
+// Times travel as milliseconds since the Unix epoch, which is exact in both directions.
+std::string TsParam(int n) {
+  return "(timestamptz 'epoch' + ($" + std::to_string(n) + "::bigint * interval '1 millisecond'))";
+}
+
+std::string TsColumn(std::string_view column) {
+  return "floor(extract(epoch from " + std::string(column) + ") * 1000)::bigint";
+}
+
+std::int64_t ToMillis(base::TimePoint t) {
+  return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+base::TimePoint FromMillis(std::int64_t ms) {
+  return base::TimePoint(std::chrono::milliseconds(ms));
+}
+
+std::optional<std::int64_t> ParseInt(std::string_view text) {
+  std::int64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]);
+    const int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+std::vector<PgParam> WithoutLast(std::vector<PgParam> params) {
+  params.pop_back();
+  return params;
+}
+
+Status Undecodable(std::string_view what, std::string_view id, std::string_view column) {
+  Log()->error("store.row_undecodable table={} id={} column={}", what, id, column);
+  return Status::Internal("database error");
+}
+
+// ---- Instances ---------------------------------------------------------------------------
+
+const std::string& InstanceColumns() {
+  static const std::string sql =
+      "id, service_id, plan_id, organization_guid, space_guid, context, parameters, "
+      "maintenance_version, state, deprovision_operation, " +
+      TsColumn("created_at");
+  return sql;
+}
+
+Result<osb::Instance> DecodeInstance(const PgRows& rows, int r) {
+  osb::Instance in;
+  in.id = rows.Get(r, 0);
+  in.service_id = rows.Get(r, 1);
+  in.plan_id = rows.Get(r, 2);
+  in.organization_guid = rows.Get(r, 3);
+  in.space_guid = rows.Get(r, 4);
+  in.context_json = rows.Get(r, 5);
+  in.parameters_json = rows.Get(r, 6);
+  in.maintenance_version = rows.Get(r, 7);
+  const auto state = osb::ParseInstanceState(rows.Get(r, 8));
+  if (!state) return Undecodable("service_instances", in.id, "state");
+  in.state = *state;
+  const auto op = ParseInt(rows.Get(r, 9));
+  const auto created = ParseInt(rows.Get(r, 10));
+  if (!op || !created)
+    return Undecodable("service_instances", in.id, "deprovision_operation/created_at");
+  in.deprovision_operation = *op;
+  in.created_at = FromMillis(*created);
+  return in;
+}
+
+// $1 id, $2 service_id, $3 plan_id, $4 organization_guid, $5 space_guid, $6 context,
+// $7 parameters, $8 maintenance_version, $9 state, $10 deprovision_operation, $11 created_at.
+std::vector<PgParam> InstanceParams(const osb::Instance& in) {
+  return {
+      PgParam::Text(in.id),
+      PgParam::Text(in.service_id),
+      PgParam::Text(in.plan_id),
+      PgParam::Text(in.organization_guid),
+      PgParam::Text(in.space_guid),
+      PgParam::Text(in.context_json.empty() ? "{}" : in.context_json),
+      PgParam::Text(in.parameters_json.empty() ? "{}" : in.parameters_json),
+      PgParam::Text(in.maintenance_version),
+      PgParam::Text(std::string(osb::InstanceStateName(in.state))),
+      PgParam::Int(in.deprovision_operation),
+      in.created_at == base::TimePoint{} ? PgParam::Null() : PgParam::Int(ToMillis(in.created_at))};
+}
+
+const std::string& SelectInstanceSql() {
+  static const std::string sql =
+      "SELECT " + InstanceColumns() + " FROM service_instances WHERE id = $1";
+  return sql;
+}
+const std::string& LockInstanceSql() {
+  static const std::string sql = SelectInstanceSql() + " FOR UPDATE";
+  return sql;
+}
+
+// A tombstoned row is overwritten in place; a live one makes the statement touch zero rows.
+const std::string& InsertInstanceSql() {
+  static const std::string sql =
+      "INSERT INTO service_instances AS si (id, service_id, plan_id, organization_guid, "
+      "space_guid, "
+      "context, parameters, maintenance_version, state, deprovision_operation, created_at, "
+      "updated_at, deleted_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text, $10::bigint, COALESCE(" +
+      TsParam(11) +
+      ", now()), now(), CASE WHEN $9::text = 'deleted' THEN now() END) "
+      "ON CONFLICT (id) DO UPDATE SET service_id = EXCLUDED.service_id, plan_id = "
+      "EXCLUDED.plan_id, "
+      "organization_guid = EXCLUDED.organization_guid, space_guid = EXCLUDED.space_guid, "
+      "context = EXCLUDED.context, parameters = EXCLUDED.parameters, "
+      "maintenance_version = EXCLUDED.maintenance_version, state = EXCLUDED.state, "
+      "deprovision_operation = EXCLUDED.deprovision_operation, created_at = EXCLUDED.created_at, "
+      "updated_at = now(), deleted_at = EXCLUDED.deleted_at "
+      "WHERE si.deleted_at IS NOT NULL";
+  return sql;
+}
+
+// created_at is immutable: the statement takes InstanceParams without its last entry.
+const std::string& UpdateInstanceSql() {
+  static const std::string sql =
+      "UPDATE service_instances SET service_id = $2, plan_id = $3, organization_guid = $4, "
+      "space_guid = $5, context = $6, parameters = $7, maintenance_version = $8, state = $9::text, "
+      "deprovision_operation = $10::bigint, updated_at = now(), "
+      "deleted_at = CASE WHEN $9::text = 'deleted' THEN COALESCE(deleted_at, now()) END "
+      "WHERE id = $1";
+  return sql;
+}
+
+// ---- Bindings ----------------------------------------------------------------------------
+
+const std::string& BindingColumns() {
+  static const std::string sql =
+      "id, instance_id, service_id, plan_id, app_guid, space_guid, parameters, context, "
+      "plan_settings, operation, state, description, operation_id, clone_app_guid, clone_app_name, "
+      "encode(credentials_ciphertext, 'hex'), credentials_key_id, " +
+      TsColumn("expires_at") + ", deleted_at IS NOT NULL, " + TsColumn("created_at");
+  return sql;
+}
+
+// $1 id, $2 instance_id, $3 service_id, $4 plan_id, $5 app_guid, $6 space_guid, $7 parameters,
+// $8 context, $9 plan_settings, $10 operation, $11 state, $12 description, $13 operation_id,
+// $14 clone_app_guid, $15 clone_app_name, $16 credentials_ciphertext, $17 credentials_key_id,
+// $18 expires_at, $19 deleted, $20 created_at.
+Result<std::vector<PgParam>> BindingParams(const KeyRing& keys, const osb::Binding& b) {
+  PgParam ciphertext = PgParam::Null();
+  std::string key_id;
+  if (!b.credentials_json.empty()) {
+    BROKER_ASSIGN_OR_RETURN(Sealed sealed, keys.Encrypt(b.credentials_json, b.id));
+    ciphertext = PgParam::Binary(std::move(sealed.blob));
+    key_id = std::move(sealed.key_id);
+  }
+  return std::vector<PgParam>{
+      PgParam::Text(b.id),
+      PgParam::Text(b.instance_id),
+      PgParam::Text(b.service_id),
+      PgParam::Text(b.plan_id),
+      PgParam::Text(b.app_guid),
+      PgParam::Text(b.space_guid),
+      PgParam::Text(b.parameters_json.empty() ? "{}" : b.parameters_json),
+      PgParam::Text(b.context_json.empty() ? "{}" : b.context_json),
+      PgParam::Text(b.plan_settings_json.empty() ? "{}" : b.plan_settings_json),
+      PgParam::Text(std::string(osb::BindingOperationName(b.operation))),
+      PgParam::Text(std::string(osb::OperationStateName(b.state))),
+      PgParam::Text(b.description),
+      PgParam::Int(b.operation_id),
+      PgParam::Text(b.clone_app_guid),
+      PgParam::Text(b.clone_app_name),
+      std::move(ciphertext),
+      PgParam::Text(std::move(key_id)),
+      b.expires_at ? PgParam::Int(ToMillis(*b.expires_at)) : PgParam::Null(),
+      PgParam::Text(b.deleted ? "true" : "false"),
+      b.created_at == base::TimePoint{} ? PgParam::Null() : PgParam::Int(ToMillis(b.created_at))};
+}
+
+Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int r) {
+  osb::Binding b;
+  b.id = rows.Get(r, 0);
+  b.instance_id = rows.Get(r, 1);
+  b.service_id = rows.Get(r, 2);
+  b.plan_id = rows.Get(r, 3);
+  b.app_guid = rows.Get(r, 4);
+  b.space_guid = rows.Get(r, 5);
+  b.parameters_json = rows.Get(r, 6);
+  b.context_json = rows.Get(r, 7);
+  b.plan_settings_json = rows.Get(r, 8);
+  const auto op = osb::ParseBindingOperation(rows.Get(r, 9));
+  if (!op) return Undecodable("service_bindings", b.id, "operation");
+  b.operation = *op;
+  const auto state = osb::ParseOperationState(rows.Get(r, 10));
+  if (!state) return Undecodable("service_bindings", b.id, "state");
+  b.state = *state;
+  b.description = rows.Get(r, 11);
+  const auto operation_id = ParseInt(rows.Get(r, 12));
+  if (!operation_id) return Undecodable("service_bindings", b.id, "operation_id");
+  b.operation_id = *operation_id;
+  b.clone_app_guid = rows.Get(r, 13);
+  b.clone_app_name = rows.Get(r, 14);
+  if (!rows.IsNull(r, 15)) {
+    const auto blob = HexDecode(rows.Get(r, 15));
+    if (!blob) return Undecodable("service_bindings", b.id, "credentials_ciphertext");
+    const std::string_view key_id = rows.Get(r, 16);
+    auto plain = keys.Decrypt(key_id, *blob, b.id);
+    if (!plain.ok()) {
+      Log()->error("store.credentials_undecryptable binding_id={} key_id={} code={}", b.id, key_id,
+                   base::CodeName(plain.status().code()));
+      return Status::Internal("binding " + b.id + ": credentials could not be decrypted");
+    }
+    b.credentials_json = std::move(plain).value();
+  }
+  if (!rows.IsNull(r, 17)) {
+    const auto expires = ParseInt(rows.Get(r, 17));
+    if (!expires) return Undecodable("service_bindings", b.id, "expires_at");
+    b.expires_at = FromMillis(*expires);
+  }
+  b.deleted = rows.Get(r, 18) == "t";
+  const auto created = ParseInt(rows.Get(r, 19));
+  if (!created) return Undecodable("service_bindings", b.id, "created_at");
+  b.created_at = FromMillis(*created);
+  return b;
+}
+
+const std::string& SelectBindingSql() {
+  static const std::string sql =
+      "SELECT " + BindingColumns() + " FROM service_bindings WHERE id = $1";
+  return sql;
+}
+const std::string& LockBindingSql() {
+  static const std::string sql = SelectBindingSql() + " FOR UPDATE";
+  return sql;
+}
+const std::string& LockLiveBindingsSql() {
+  static const std::string sql = "SELECT " + BindingColumns() +
+                                 " FROM service_bindings WHERE instance_id = $1 AND "
+                                 "deleted_at IS NULL ORDER BY created_at, id FOR UPDATE";
+  return sql;
+}
+
+// Jobs reference service_bindings(id), so a tombstone is overwritten in place, never deleted and
+// re-inserted. A live row makes the statement touch zero rows.
+const std::string& InsertBindingSql() {
+  static const std::string sql =
+      "INSERT INTO service_bindings AS sb (id, instance_id, service_id, plan_id, app_guid, "
+      "space_guid, parameters, context, plan_settings, operation, state, description, "
+      "operation_id, "
+      "clone_app_guid, clone_app_name, credentials_ciphertext, credentials_key_id, expires_at, "
+      "created_at, updated_at, deleted_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::bigint, $14, $15, "
+      "$16::bytea, "
+      "$17, " +
+      TsParam(18) + ", COALESCE(" + TsParam(20) +
+      ", now()), now(), "
+      "CASE WHEN $19::boolean THEN now() END) "
+      "ON CONFLICT (id) DO UPDATE SET instance_id = EXCLUDED.instance_id, "
+      "service_id = EXCLUDED.service_id, plan_id = EXCLUDED.plan_id, app_guid = EXCLUDED.app_guid, "
+      "space_guid = EXCLUDED.space_guid, parameters = EXCLUDED.parameters, "
+      "context = EXCLUDED.context, plan_settings = EXCLUDED.plan_settings, "
+      "operation = EXCLUDED.operation, state = EXCLUDED.state, description = EXCLUDED.description, "
+      "operation_id = EXCLUDED.operation_id, clone_app_guid = EXCLUDED.clone_app_guid, "
+      "clone_app_name = EXCLUDED.clone_app_name, "
+      "credentials_ciphertext = EXCLUDED.credentials_ciphertext, "
+      "credentials_key_id = EXCLUDED.credentials_key_id, session_token_hash = '', "
+      "expires_at = EXCLUDED.expires_at, created_at = EXCLUDED.created_at, updated_at = now(), "
+      "deleted_at = EXCLUDED.deleted_at "
+      "WHERE sb.deleted_at IS NOT NULL";
+  return sql;
+}
+
+// created_at and session_token_hash are not the domain's to change: BindingParams without the last.
+const std::string& UpdateBindingSql() {
+  static const std::string sql =
+      "UPDATE service_bindings SET instance_id = $2, service_id = $3, plan_id = $4, app_guid = $5, "
+      "space_guid = $6, parameters = $7, context = $8, plan_settings = $9, operation = $10, "
+      "state = $11, description = $12, operation_id = $13::bigint, clone_app_guid = $14, "
+      "clone_app_name = $15, credentials_ciphertext = $16::bytea, credentials_key_id = $17, "
+      "expires_at = " +
+      TsParam(18) +
+      ", updated_at = now(), "
+      "deleted_at = CASE WHEN $19::boolean THEN COALESCE(deleted_at, now()) END "
+      "WHERE id = $1";
+  return sql;
+}
+
+// ---- Jobs and events -----------------------------------------------------------------------
+
+const std::string& EnqueueJobSql() {
+  static const std::string sql =
+      "INSERT INTO jobs (binding_id, kind, status, step, max_attempts, deadline_at) "
+      "VALUES ($1, $2, 'available', $3, $4::int, " +
+      TsParam(5) + ") RETURNING id";
+  return sql;
+}
+
+const std::string& CancelJobsSql() {
+  static const std::string sql =
+      "UPDATE jobs SET status = 'cancelled', finalized_at = now(), updated_at = now() "
+      "WHERE binding_id = $1 AND kind = $2 AND status IN ('available', 'running', 'retryable')";
+  return sql;
+}
+
+const std::string& RecordEventSql() {
+  static const std::string sql =
+      "INSERT INTO events (kind, instance_id, binding_id, actor, request_id, detail) "
+      "VALUES ($1, $2, $3, $4, $5, $6::jsonb)";
+  return sql;
+}
+
+// ---- The transaction -----------------------------------------------------------------------
+
+class PgStoreTx final : public osb::StoreTx {
+ public:
+  PgStoreTx(PgConnection& conn, const KeyRing& keys) : conn_(conn), keys_(keys) {}
+
+  Result<std::optional<osb::Instance>> LockInstance(std::string_view id) override {
+    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock instance", LockInstanceSql(),
+                                                    {PgParam::Text(std::string(id))}));
+    if (rows.size() == 0) return std::optional<osb::Instance>();
+    BROKER_ASSIGN_OR_RETURN(osb::Instance in, DecodeInstance(rows, 0));
+    return std::optional<osb::Instance>(std::move(in));
+  }
+
+  Status InsertInstance(const osb::Instance& instance) override {
+    BROKER_ASSIGN_OR_RETURN(
+        PgRows rows, conn_.Exec("insert instance", InsertInstanceSql(), InstanceParams(instance)));
+    if (rows.affected() == 0) {
+      Log()->debug("store.insert_raced table=service_instances instance_id={}", instance.id);
+      return Status::Aborted("instance " + instance.id + " was created concurrently");
+    }
+    return Status::Ok();
+  }
+
+  Status UpdateInstance(const osb::Instance& instance) override {
+    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update instance", UpdateInstanceSql(),
+                                                    WithoutLast(InstanceParams(instance))));
+    if (rows.affected() == 0)
+      return Status::NotFound("instance " + instance.id + " does not exist");
+    return Status::Ok();
+  }
+
+  Result<std::optional<osb::Binding>> LockBinding(std::string_view id) override {
+    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock binding", LockBindingSql(),
+                                                    {PgParam::Text(std::string(id))}));
+    if (rows.size() == 0) return std::optional<osb::Binding>();
+    BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, 0));
+    return std::optional<osb::Binding>(std::move(b));
+  }
+
+  Status InsertBinding(const osb::Binding& binding) override {
+    BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
+    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding", InsertBindingSql(), params));
+    if (rows.affected() == 0) {
+      Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
+      return Status::Aborted("binding " + binding.id + " was created concurrently");
+    }
+    return Status::Ok();
+  }
+
+  Status UpdateBinding(const osb::Binding& binding) override {
+    BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
+    params.pop_back();  // created_at
+    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update binding", UpdateBindingSql(), params));
+    if (rows.affected() == 0) return Status::NotFound("binding " + binding.id + " does not exist");
+    return Status::Ok();
+  }
+
+  Result<std::vector<osb::Binding>> LockLiveBindings(std::string_view instance_id) override {
+    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock live bindings", LockLiveBindingsSql(),
+                                                    {PgParam::Text(std::string(instance_id))}));
+    std::vector<osb::Binding> out;
+    out.reserve(static_cast<std::size_t>(rows.size()));
+    for (int r = 0; r < rows.size(); ++r) {
+      BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, r));
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
+  Result<std::int64_t> EnqueueJob(const osb::NewJob& job) override {
+    BROKER_ASSIGN_OR_RETURN(
+        PgRows rows, conn_.Exec("enqueue job", EnqueueJobSql(),
+                                {PgParam::Text(job.binding_id),
+                                 PgParam::Text(std::string(osb::JobKindName(job.kind))),
+                                 PgParam::Text(job.first_step), PgParam::Int(job.max_attempts),
+                                 PgParam::Int(ToMillis(job.deadline_at))}));
+    const auto id = rows.size() == 1 ? ParseInt(rows.Get(0, 0)) : std::nullopt;
+    if (!id) return Undecodable("jobs", job.binding_id, "id");
+    return *id;
+  }
+
+  Result<int> CancelJobs(std::string_view binding_id, osb::JobKind kind) override {
+    BROKER_ASSIGN_OR_RETURN(PgRows rows,
+                            conn_.Exec("cancel jobs", CancelJobsSql(),
+                                       {PgParam::Text(std::string(binding_id)),
+                                        PgParam::Text(std::string(osb::JobKindName(kind)))}));
+    return rows.affected();
+  }
+
+  Status RecordEvent(const osb::Event& event) override {
+    auto rows = conn_.Exec("record event", RecordEventSql(),
+                           {PgParam::Text(event.kind), PgParam::Text(event.instance_id),
+                            PgParam::Text(event.binding_id), PgParam::Text(event.actor),
+                            PgParam::Text(event.request_id),
+                            PgParam::Text(event.detail_json.empty() ? "{}" : event.detail_json)});
+    return rows.ok() ? Status::Ok() : rows.status();
+  }
+
+ private:
+  PgConnection& conn_;
+  const KeyRing& keys_;
+};
+
+}  // namespace
+
+PgStore::PgStore(PgPool& pool, KeyRing keys) : pool_(pool), keys_(std::move(keys)) {}
+
+Status PgStore::InTransaction(const std::function<Status(osb::StoreTx&)>& fn) {
+  Status last;
+  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
+    BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+    PgConnection& conn = lease.conn();
+    if (auto begun = conn.Exec("begin", "BEGIN"); !begun.ok()) {
+      // Nothing ran yet. A pooled connection may have died while idle (a database failover);
+      // the broken one is closed with its lease and the next attempt opens a fresh one.
+      if (begun.status().code() == base::Code::kUnavailable && attempt < kMaxAttempts) {
+        last = begun.status();
+        continue;
+      }
+      return begun.status();
+    }
+
+    PgStoreTx tx(conn, keys_);
+    Status status = fn(tx);
+    if (status.ok() && conn.InFailedTransaction()) {
+      // A statement failed but fn carried on; COMMIT would silently roll back.
+      Log()->error("store.transaction_error_ignored attempt={}", attempt);
+      status = Status::Internal("database error");
+    }
+    if (status.ok()) {
+      auto committed = conn.Exec("commit", "COMMIT");
+      if (committed.ok()) return Status::Ok();
+      status = committed.status();  // a failed COMMIT has ended the transaction
+    }
+    if (conn.InTransaction() && !conn.Exec("rollback", "ROLLBACK").ok()) conn.MarkBroken();
+    if (status.code() != base::Code::kAborted) return status;
+    last = status;
+    Log()->debug("store.transaction_retry attempt={} max_attempts={}", attempt, kMaxAttempts);
+  }
+  Log()->warn("store.transaction_gave_up attempts={} code={}", kMaxAttempts,
+              base::CodeName(last.code()));
+  return last;
+}
+
+Result<std::optional<osb::Instance>> PgStore::GetInstance(std::string_view id) {
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get instance", SelectInstanceSql(),
+                                                   {PgParam::Text(std::string(id))}));
+  if (rows.size() == 0) return std::optional<osb::Instance>();
+  BROKER_ASSIGN_OR_RETURN(osb::Instance in, DecodeInstance(rows, 0));
+  return std::optional<osb::Instance>(std::move(in));
+}
+
+Result<std::optional<osb::Binding>> PgStore::GetBinding(std::string_view id) {
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get binding", SelectBindingSql(),
+                                                   {PgParam::Text(std::string(id))}));
+  if (rows.size() == 0) return std::optional<osb::Binding>();
+  BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, 0));
+  return std::optional<osb::Binding>(std::move(b));
+}
+
+Status PgStore::Ping() {
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+  return lease->ExecWithDeadline("ping", "SELECT 1", kPingTimeout);
+}
+
+}  // namespace broker::store

@@ -1,0 +1,113 @@
+// Tests for broker/base/encoding.h: Base64 (RFC 4648, standard alphabet).
+#include "broker/base/encoding.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "broker/base/ids.h"
+
+namespace broker::base {
+namespace {
+
+struct Vector {
+  std::string plain;
+  std::string encoded;
+};
+
+// RFC 4648 §10.
+const std::vector<Vector> kRfc4648 = {
+    {"", ""},          {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+};
+
+TEST_SUITE("base::Encoding") {
+  TEST_CASE("Base64Encode matches the RFC 4648 test vectors") {
+    for (const Vector& v : kRfc4648) {
+      CAPTURE(v.plain);
+      CHECK(Base64Encode(v.plain) == v.encoded);
+    }
+  }
+
+  TEST_CASE("Base64Decode matches the RFC 4648 test vectors") {
+    for (const Vector& v : kRfc4648) {
+      CAPTURE(v.encoded);
+      const auto got = Base64Decode(v.encoded);
+      REQUIRE(got.has_value());
+      CHECK(*got == v.plain);
+    }
+  }
+
+  TEST_CASE("Base64Decode accepts the vectors without padding") {
+    for (const Vector& v : kRfc4648) {
+      std::string unpadded = v.encoded;
+      while (!unpadded.empty() && unpadded.back() == '=') unpadded.pop_back();
+      CAPTURE(unpadded);
+      const auto got = Base64Decode(unpadded);
+      REQUIRE(got.has_value());
+      CHECK(*got == v.plain);
+    }
+  }
+
+  TEST_CASE("Base64Encode uses the standard alphabet with '+' and '/'") {
+    CHECK(Base64Encode(std::string("\xfb\xff", 2)) == "+/8=");
+    CHECK(Base64Encode(std::string("\xff\xff\xff", 3)) == "////");
+    CHECK(Base64Encode(std::string("\xfb\xef\xbe", 3)) == "++++");
+    CHECK(Base64Encode(std::string("\x00\x00\x00", 3)) == "AAAA");
+  }
+
+  TEST_CASE("any byte string survives an encode/decode round trip") {
+    std::string all;
+    for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+    std::vector<std::string> inputs = {all, std::string(1, '\0'), std::string("\0\0", 2)};
+    for (std::size_t n = 0; n <= 66; ++n) inputs.push_back(RandomBytes(n));
+    for (const std::string& in : inputs) {
+      CAPTURE(in.size());
+      const std::string enc = Base64Encode(in);
+      CHECK(enc.size() == (in.size() + 2) / 3 * 4);
+      const auto dec = Base64Decode(enc);
+      REQUIRE(dec.has_value());
+      CHECK(*dec == in);
+    }
+  }
+
+  TEST_CASE("Base64Decode rejects characters outside the alphabet and stray '='") {
+    const std::vector<std::string> bad = {
+        "Zm9v!",                    // '!'
+        "Zm 9v",                    // space
+        "Zm9v\n",                   // newline
+        "Zm9-",                     // URL-safe alphabet
+        "Zm9_",
+        std::string("Zg\0=", 4),    // NUL
+        "Zm9v\xc3\xa9",             // non-ASCII
+        "Zg=a",                     // data after padding
+        "Zg==Zg==",                 // padding in the middle
+        "=Zg",                      // padding first
+        "Zg===",                    // too much padding
+        "Zm9v====",
+        // '=' where no padding belongs.
+        "=",
+        "==",
+        "Zm9v=",
+        "Zm9vYmFy==",
+    };
+    for (const std::string& text : bad) {
+      CAPTURE(text);
+      const auto decoded = Base64Decode(text);
+      CHECK_MESSAGE(!decoded.has_value(), "decoded to hex \"" << (decoded ? HexEncode(*decoded) : std::string("-")) << "\"");
+    }
+  }
+
+  TEST_CASE("Base64Decode rejects a length no byte string encodes to") {
+    // 4k+1 characters carry 6 bits past the last whole byte: not an encoding of anything.
+    for (const std::string text : {"Z", "Zm9vY", "Zm9vYmFyZ"}) {
+      CAPTURE(text);
+      const auto decoded = Base64Decode(text);
+      CHECK_MESSAGE(!decoded.has_value(), "decoded to hex \"" << (decoded ? HexEncode(*decoded) : std::string("-")) << "\"");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace broker::base
