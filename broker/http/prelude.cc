@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 #include <rapidjson/document.h>
 
+#include <cctype>
 #include <charconv>
 
 #include "broker/base/encoding.h"
@@ -31,8 +32,12 @@ base::Status CheckBasicAuth(const std::optional<std::string>& authorization_head
   static const base::Status kDenied = base::Status::Unauthenticated("missing or wrong broker credentials");
   if (!authorization_header.has_value()) return kDenied;
   const std::string_view h = *authorization_header;
-  constexpr std::string_view kBasic = "Basic ";
-  if (h.size() <= kBasic.size() || h.substr(0, kBasic.size()) != kBasic) return kDenied;
+  // RFC 7235: the scheme name is case-insensitive.
+  constexpr std::string_view kBasic = "basic ";
+  if (h.size() <= kBasic.size()) return kDenied;
+  for (std::size_t i = 0; i < kBasic.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(h[i])) != kBasic[i]) return kDenied;
+  }
   const auto decoded = base::Base64Decode(h.substr(kBasic.size()));
   if (!decoded.has_value()) return kDenied;
   const auto colon = decoded->find(':');

@@ -34,6 +34,26 @@ struct Reply {
   bool retry_after = false;  // add Retry-After (last_operation while in progress)
 };
 
+// A response header with a name known only at run time. Pistache 0.0.5 writes typed headers but
+// silently drops raw ones (Collection::addRaw) from responses.
+class ResponseHeader final : public Pistache::Http::Header::Header {
+ public:
+  ResponseHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void write(std::ostream& os) const override { os << value_; }
+#ifdef SAFE_HEADER_CAST
+  uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_.c_str()); }
+#endif
+
+ private:
+  std::string name_;
+  std::string value_;
+};
+
+void AddHeader(ResponseWriter& resp, std::string name, std::string value) {
+  resp.headers().add(std::make_shared<ResponseHeader>(std::move(name), std::move(value)));
+}
+
 std::optional<std::string> RawHeader(const Request& req, const std::string& name) {
   const auto raw = req.headers().tryGetRaw(name);
   if (!raw.has_value()) return std::nullopt;
@@ -44,7 +64,7 @@ std::optional<std::string> RawHeader(const Request& req, const std::string& name
 constexpr char kRetryAfterSeconds[] = "10";
 // Pistache buffers whole requests; it refuses (413) anything over this itself, and our own check
 // below answers bodies over max_body_bytes with a JSON 413.
-constexpr std::size_t kPistacheMaxRequest = 1024 * 1024;
+constexpr std::size_t kPistacheMaxRequest = 4 * 1024 * 1024;
 
 }  // namespace
 
@@ -116,7 +136,7 @@ struct Server::Impl {
                               ? request_identity->substr(0, 128)
                               : base::NewUuid();
     if (request_identity.has_value() && !request_identity->empty()) {
-      resp.headers().addRaw(Pistache::Http::Header::Raw("X-Broker-API-Request-Identity", *request_identity));
+      AddHeader(resp, "X-Broker-API-Request-Identity", *request_identity);
     }
 
     Result<Reply> reply = Status::Internal("unset");
@@ -164,7 +184,7 @@ struct Server::Impl {
     int status;
     if (reply.ok()) {
       status = reply->status;
-      if (reply->retry_after) resp.headers().addRaw(Pistache::Http::Header::Raw("Retry-After", kRetryAfterSeconds));
+      if (reply->retry_after) AddHeader(resp, "Retry-After", kRetryAfterSeconds);
       Send(req, resp, status, reply->body);
     } else {
       const HttpError err = MapError(reply.status(), mapped_as);

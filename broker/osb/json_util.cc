@@ -46,7 +46,8 @@ std::string CanonicalJson(const rapidjson::Value& value) {
 base::Result<rapidjson::Document> ParseJson(std::string_view text, std::string_view what) {
   rapidjson::Document doc;
   // Without kParseStopWhenDoneFlag, anything but whitespace after the value is an error.
-  doc.Parse(text.data(), text.size());
+  // Invalid UTF-8 inside a string is malformed input (400), not something to hand the database.
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return base::Status::InvalidArgument(std::string(what) + " is not valid JSON: " +
                                          rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
