@@ -50,6 +50,8 @@ std::optional<TimePoint> ParseIso8601(std::string_view s) {
   }
   if (pos + 1 != s.size() || s[pos] != 'Z') return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  // system_clock (nanoseconds in 64 bits) spans 1678..2261; outside it a TimePoint would wrap.
+  if (y < 1678 || y > 2261) return std::nullopt;
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
@@ -58,6 +60,10 @@ std::optional<TimePoint> ParseIso8601(std::string_view s) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   const std::time_t secs = timegm(&tm);
+  // timegm normalizes Feb 30 into Mar 2; a date that does not round-trip does not exist.
+  std::tm back{};
+  gmtime_r(&secs, &back);
+  if (back.tm_mday != d || back.tm_mon != mo - 1 || back.tm_year != y - 1900) return std::nullopt;
   return TimePoint(std::chrono::seconds(secs)) + std::chrono::milliseconds(millis);
 }
 
