@@ -11,14 +11,14 @@ bool Retryable(Code code) {
   return code == Code::kUnavailable || code == Code::kDeadlineExceeded || code == Code::kAborted;
 }
 
-std::string DeadlineText(osb::JobKind kind) {
+}  // namespace
+
+std::string DeadlineDescription(osb::JobKind kind) {
   return kind == osb::JobKind::kClone
              ? "the clone did not become ready in time; unbind and bind again, or ask the operator to check the "
                "broker's log"
              : "the clone could not be deleted in time; unbind again to retry";
 }
-
-}  // namespace
 
 const std::vector<std::string_view>& Steps(osb::JobKind kind) {
   static const std::vector<std::string_view> kClone = {
@@ -81,7 +81,7 @@ Decision Next(const JobPosition& position, const StepOutcome& outcome, base::Tim
       return d;
   }
   d.kind = Decision::Kind::kFail;
-  d.description = DeadlineText(position.kind);
+  d.description = DeadlineDescription(position.kind);
   return d;
 }
 

@@ -87,6 +87,9 @@ struct Decision {
 // Backoff before retry number `attempt` (1-based): 2, 4, 8, ... seconds, capped at 60 s.
 std::chrono::milliseconds Backoff(int attempt);
 
+// The user-safe description of a job that ran past its deadline.
+std::string DeadlineDescription(osb::JobKind kind);
+
 // The pure transition function. `now` is the time the step ended.
 Decision Next(const JobPosition& position, const StepOutcome& outcome, base::TimePoint now);
 
