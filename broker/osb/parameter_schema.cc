@@ -4,6 +4,7 @@
 #include <rapidjson/pointer.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <mutex>
 #include <string_view>
 
 #include "broker/osb/json_util.h"
@@ -65,13 +66,18 @@ constexpr std::string_view kDraft04MetaSchema = R"json({
  "default": {}
 })json";
 
+// Built on first use and destroyed at exit like any static (no leak for LeakSanitizer to report).
 const rapidjson::SchemaDocument& MetaSchema() {
-  static const rapidjson::SchemaDocument* meta = [] {
-    static rapidjson::Document doc;
-    doc.Parse(kDraft04MetaSchema.data(), kDraft04MetaSchema.size());
-    return new rapidjson::SchemaDocument(doc);
-  }();
-  return *meta;
+  struct Meta {
+    rapidjson::Document doc;
+    std::unique_ptr<rapidjson::SchemaDocument> schema;
+    Meta() {
+      doc.Parse(kDraft04MetaSchema.data(), kDraft04MetaSchema.size());
+      schema = std::make_unique<rapidjson::SchemaDocument>(doc);
+    }
+  };
+  static const Meta meta;
+  return *meta.schema;
 }
 
 std::string PointerText(const rapidjson::Pointer& p) {
@@ -126,8 +132,14 @@ base::Result<std::shared_ptr<const ParameterSchema>> ParameterSchema::Compile(co
   if (!schema.HasMember("$schema") || !schema["$schema"].IsString()) {
     return base::Status::InvalidArgument(where + ": a schema must carry \"$schema\"");
   }
+  static std::mutex meta_mu;  // MetaSchema() is shared; see match_mu_ in the header
   rapidjson::SchemaValidator meta(MetaSchema());
-  if (!schema.Accept(meta)) {
+  bool valid;
+  {
+    std::lock_guard<std::mutex> lock(meta_mu);
+    valid = schema.Accept(meta);
+  }
+  if (!valid) {
     return base::Status::InvalidArgument(where + PointerText(meta.GetInvalidDocumentPointer()) +
                                          ": not a valid draft-04 schema (violates '" +
                                          meta.GetInvalidSchemaKeyword() + "')");
@@ -141,7 +153,12 @@ base::Result<std::shared_ptr<const ParameterSchema>> ParameterSchema::Compile(co
 
 base::Status ParameterSchema::Validate(const rapidjson::Value& params) const {
   rapidjson::SchemaValidator validator(*compiled_);
-  if (params.Accept(validator)) return base::Status::Ok();
+  bool valid;
+  {
+    std::lock_guard<std::mutex> lock(match_mu_);
+    valid = params.Accept(validator);
+  }
+  if (valid) return base::Status::Ok();
 
   const std::string keyword = validator.GetInvalidSchemaKeyword();
   const std::string at = PointerText(validator.GetInvalidDocumentPointer());

@@ -2,7 +2,9 @@
 // startup and then used to validate every request's `parameters` (OSB: never compile a
 // validator per request).
 //
-// Immutable after construction; Validate() is thread-safe (each call has its own validator).
+// Immutable after construction; Validate() is thread-safe: each call has its own validator, and
+// the matching of "pattern" keywords is serialized because RapidJSON 1.1's compiled regexes keep
+// their match state inside the shared schema document.
 #ifndef BROKER_OSB_PARAMETER_SCHEMA_H_
 #define BROKER_OSB_PARAMETER_SCHEMA_H_
 
@@ -10,6 +12,7 @@
 #include <rapidjson/schema.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "broker/base/result.h"
@@ -36,6 +39,7 @@ class ParameterSchema {
   ParameterSchema() = default;
   rapidjson::Document doc_;
   std::unique_ptr<rapidjson::SchemaDocument> compiled_;
+  mutable std::mutex match_mu_;  // guards the regex state inside compiled_ during Accept()
 };
 
 }  // namespace broker::osb
