@@ -31,16 +31,16 @@
 //    or re-checks it after the taker commits and finds it no longer claimable). Runnable means
 //    'available'/'retryable' with run_at <= now(), or 'running' with locked_until < now(); never
 //    'completed', 'failed' or 'cancelled'. It does not touch `attempt`.
-//  - Fencing: Renew is `UPDATE ... WHERE id AND locked_by AND status = 'running'`; Fenced first
-//    takes the job row with SELECT ... FOR UPDATE and checks status 'running' and locked_by =
-//    the worker. It locks the job's binding row first, then the job row (osb::Broker's order:
-//    an unbind locks the binding, then cancels its jobs, so the two wait for each other rather
-//    than deadlock). The locks are held until commit, so neither a new claim nor CancelJobs can
-//    slip in between the check and the writes: the check, fn's writes and the job row's update
-//    commit together or not at all. (fn taking LockInstance after that inverts the order that
-//    deprovision uses, instance then bindings: a deadlock there is detected by PostgreSQL and
-//    comes back as kAborted, which re-runs fn.) The lease's expiry alone does not fail the fence: a late
-//    worker may still write until another worker actually claims the job.
+//  - Fencing: Renew is `UPDATE ... WHERE id AND locked_by AND status = 'running'`. Fenced locks
+//    (SELECT ... FOR UPDATE) the job's binding row, then the job row, and checks status
+//    'running' and locked_by = the worker. Binding before job is osb::Broker's order (an unbind
+//    locks the binding, then cancels its jobs), so the two wait for each other rather than
+//    deadlock. The locks are held until commit, so neither a new claim nor CancelJobs can slip
+//    in between the check and the writes: the check, fn's writes and the job row's update
+//    commit together or not at all. (fn taking LockInstance inverts deprovision's order,
+//    instance then bindings: PostgreSQL detects that deadlock, it comes back as kAborted and fn
+//    runs again.) The lease's expiry alone does not fail the fence: a late worker may still
+//    write until another worker actually claims the job.
 //  - Job row written by Fenced from tx.job(): step, outputs, attempt, last_error and updated_at
 //    always; kRunning keeps locked_by and locked_until as they are (Renew extends them);
 //    kRetryable sets run_at and clears the lock; kCompleted / kFailed set finalized_at = now()
