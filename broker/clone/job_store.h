@@ -78,8 +78,8 @@ class JobTx {
   // Rows other than the job's, under the same transaction (LockBinding, UpdateBinding,
   // LockInstance, UpdateInstance, LockLiveBindings, EnqueueJob, RecordEvent, ...).
   virtual osb::StoreTx& store() = 0;
-  // What the job row becomes when the function returns OK. Preset from the job as claimed
-  // (status kRunning, its step, outputs and attempt).
+  // What the job row becomes when the function returns OK. Preset from the job row as it is
+  // (status kRunning, its step, outputs and attempt; last_error empty).
   virtual JobUpdate& job() = 0;
 };
 
@@ -103,7 +103,9 @@ class JobStore {
   // writes tx.job() to the job row (releasing the lease unless the status stays kRunning) and
   // commits. Nothing is written when `fn` fails (its Status is returned) or the fence does not
   // hold (kFailedPrecondition, reason kLeaseLost). Like osb::Store::InTransaction, `fn` may be
-  // run again after a lost race, so it must reset whatever it captures.
+  // run again after a lost race, so it must reset whatever it captures. The binding and job rows
+  // are locked before `fn` runs (binding first, as osb::Broker does); `fn` must not lock the
+  // instance row (deprovision locks instance then bindings: the opposite order deadlocks).
   virtual base::Status Fenced(const Lease& lease, const std::function<base::Status(JobTx&)>& fn) = 0;
 
   // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
