@@ -11,6 +11,7 @@
 
 #include "broker/base/clock.h"
 #include "broker/base/log.h"
+#include "broker/clone/session_desk.h"
 #include "broker/config/config.h"
 #include "broker/http/server.h"
 #include "broker/osb/broker.h"
@@ -70,12 +71,13 @@ int main() {
   store::PgStore pg_store(pool, std::move(keys).value());
   base::SystemClock clock;
   osb::Broker broker(catalog.value(), pg_store, clock);
+  clone::SessionDesk session_desk(pg_store, clock);
 
   http::ServerOptions server_options;
   server_options.port = cfg->port;
   server_options.threads = cfg->http_threads;
   for (const auto& c : cfg->credentials) server_options.credentials.push_back({c.username, c.password});
-  http::Server server(server_options, broker, [&pg_store] { return pg_store.Ping(); });
+  http::Server server(server_options, broker, session_desk, [&pg_store] { return pg_store.Ping(); });
   if (const auto s = server.Start(); !s.ok()) return Fail(3, s.ToString());
   log->info("main.listening port={}", server.port());
 
