@@ -171,7 +171,8 @@ const std::string& BindingColumns() {
       "id, instance_id, service_id, plan_id, app_guid, space_guid, parameters, context, "
       "plan_settings, operation, state, description, operation_id, clone_app_guid, clone_app_name, "
       "encode(credentials_ciphertext, 'hex'), credentials_key_id, " +
-      TsColumn("expires_at") + ", deleted_at IS NOT NULL, " + TsColumn("created_at");
+      TsColumn("expires_at") + ", deleted_at IS NOT NULL, " + TsColumn("created_at") +
+      ", session_token_hash, session_key_hash";
   return sql;
 }
 
@@ -254,6 +255,8 @@ Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int 
   const auto created = ParseInt(rows.Get(r, 19));
   if (!created) return Undecodable("service_bindings", b.id, "created_at");
   b.created_at = FromMillis(*created);
+  b.session_token_hash = rows.Get(r, 20);
+  b.session_key_hash = rows.Get(r, 21);
   return b;
 }
 
