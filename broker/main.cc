@@ -15,6 +15,7 @@
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
 #include "broker/cf/cc_client.h"
+#include "broker/clone/session_desk.h"
 #include "broker/clone/steps.h"
 #include "broker/clone/worker.h"
 #include "broker/config/config.h"
@@ -76,6 +77,7 @@ int main() {
   store::PgStore pg_store(pool, std::move(keys).value());
   base::SystemClock clock;
   osb::Broker broker(catalog.value(), pg_store, clock);
+  clone::SessionDesk session_desk(pg_store, clock);
 
   // The clone engine: only when Cloud Foundry is configured (without it, binds wait for a broker
   // process that has it: any number of processes share the job queue).
@@ -113,7 +115,7 @@ int main() {
   server_options.port = cfg->port;
   server_options.threads = cfg->http_threads;
   for (const auto& c : cfg->credentials) server_options.credentials.push_back({c.username, c.password});
-  http::Server server(server_options, broker, [&pg_store] { return pg_store.Ping(); });
+  http::Server server(server_options, broker, session_desk, [&pg_store] { return pg_store.Ping(); });
   if (const auto s = server.Start(); !s.ok()) return Fail(3, s.ToString());
   log->info("main.listening port={}", server.port());
   if (worker) worker->Start();
