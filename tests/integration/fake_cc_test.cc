@@ -1067,8 +1067,9 @@ TEST_SUITE("testing::FakeCloudController") {
     // The path still works against the real host.
     const auto job = t.Get(location.substr(std::string("http://evil.example.com:1234").size())).Json();
     CHECK(Str(job, "/links/self/href") == location);
-    const auto page = t.Get("/v3/apps?per_page=1").Json();
-    CHECK(Str(page, "/pagination/next/href").rfind("http://evil.example.com:1234/v3/apps?", 0) == 0);
+    const auto page = t.Get("/v3/service_credential_bindings?per_page=1").Json();
+    CHECK(Str(page, "/pagination/next/href").rfind("http://evil.example.com:1234/v3/service_credential_bindings?", 0) == 0);
+    CHECK(Str(page, "/pagination/first/href").rfind("http://evil.example.com:1234/", 0) == 0);
   }
 
   // ---- Faults ----

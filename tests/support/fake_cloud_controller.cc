@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -3293,6 +3294,10 @@ void FakeCloudController::StartServing(int port, const std::string& cert_file, c
     return Pistache::Rest::Route::Result::Ok;
   });
   const bool tls = !cert_file.empty();
+  // Pistache writes with plain send()/SSL_write(): a client that hung up (a killed broker, a TLS
+  // client that aborted the handshake) would raise SIGPIPE and kill the whole test process. Like
+  // the broker's main(), the process ignores SIGPIPE; the write then fails with EPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   try {
     auto endpoint = std::make_unique<Pistache::Http::Endpoint>(
         Pistache::Address("127.0.0.1", Pistache::Port(static_cast<std::uint16_t>(port))));

@@ -314,7 +314,9 @@ class FakeCloudController {
   FakeCloudController(const FakeCloudController&) = delete;
   FakeCloudController& operator=(const FakeCloudController&) = delete;
 
-  // Listens on 127.0.0.1:`port` (0: any free port) and serves on background threads.
+  // Listens on 127.0.0.1:`port` (0: any free port) and serves on background threads. Sets
+  // SIGPIPE to SIG_IGN for the process (as the broker's main() does): Pistache's writes to a
+  // client that hung up must fail with EPIPE, not kill the test.
   // Throws std::runtime_error if it cannot listen or was started before (a fake serves once).
   void Start(int port = 0);
   // Like Start(), but serves HTTPS (base_url() "https://127.0.0.1:<port>") with the PEM
