@@ -132,6 +132,8 @@ class FakeCloudController {
       kSlowResponse,          // wait `delay`, then answer normally. A hang: a delay of hours.
                               // Stop() ends the wait at once; that request is never answered
                               // and its connection is closed (its journal status is 0).
+                              // While it waits it holds one of the fake's 4 Pistache threads:
+                              // other connections served by that thread wait with it.
     };
     Kind kind = Kind::kServiceUnavailable;
     std::string method{};  // "GET", "POST", ...; "" matches any
