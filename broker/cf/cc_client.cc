@@ -74,7 +74,11 @@ base::Result<std::vector<T>> CcClient::ListAll(const std::string& path_and_query
       return base::Status::FailedPrecondition("cf: list longer than " + std::to_string(options_.max_pages) + " pages");
     }
     // The token goes only to the API: a next link elsewhere is refused, not followed.
-    BROKER_RETURN_IF_ERROR(CheckSameOrigin(*p.next_url, api_origin_));
+    if (base::Status same = CheckSameOrigin(*p.next_url, api_origin_); !same.ok()) {
+      base::Logger("cf")->warn("cf.next_link_refused link_origin={} api_origin={}",
+                               OriginOf(*p.next_url).value_or("invalid"), api_origin_);
+      return same;
+    }
     const std::string url = p.next_url->front() == '/' ? api_origin_ + *p.next_url : *p.next_url;
     BROKER_ASSIGN_OR_RETURN(resp, Authorized("GET", url, ""));
     if (resp.status != 200) return StatusFromCcResponse(resp.status, resp.body);

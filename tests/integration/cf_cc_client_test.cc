@@ -8,11 +8,22 @@
 #include "broker/cf/cc_client.h"
 
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <spdlog/sinks/base_sink.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -186,6 +197,86 @@ auto PollUntil(F get, const std::set<std::string>& terminal, int max_polls = 20)
   for (int i = 0; i < max_polls && r.ok() && !terminal.count(r->state); ++i) r = get();
   return r;
 }
+
+
+// ---- TLS material --------------------------------------------------------------------------------
+
+// A self-signed certificate (its own CA) for `san` ("IP:127.0.0.1" or "DNS:localhost") with a fresh
+// P-256 key, written as PEM files into a private temporary directory removed on destruction.
+class SelfSignedCert {
+ public:
+  explicit SelfSignedCert(const std::string& san) {
+    char dir_template[] = "/tmp/cf-tls-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    dir_ = dir_template;
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    REQUIRE(key != nullptr);
+    X509* cert = X509_new();
+    REQUIRE(cert != nullptr);
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), static_cast<long>(++serial_));
+    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("fake-cc test"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+    for (const auto& [nid, value] : std::vector<std::pair<int, std::string>>{
+             {NID_basic_constraints, "critical,CA:TRUE"}, {NID_subject_alt_name, san}}) {
+      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+      REQUIRE(ext != nullptr);
+      X509_add_ext(cert, ext, -1);
+      X509_EXTENSION_free(ext);
+    }
+    REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
+    cert_file_ = dir_ + "/cert.pem";
+    key_file_ = dir_ + "/key.pem";
+    FILE* f = std::fopen(cert_file_.c_str(), "w");
+    REQUIRE(f != nullptr);
+    PEM_write_X509(f, cert);
+    std::fclose(f);
+    f = std::fopen(key_file_.c_str(), "w");
+    REQUIRE(f != nullptr);
+    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(f);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    std::ifstream in(cert_file_);
+    pem_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ~SelfSignedCert() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  const std::string& cert_file() const { return cert_file_; }
+  const std::string& key_file() const { return key_file_; }
+  const std::string& pem() const { return pem_; }
+
+ private:
+  static inline std::atomic<int> serial_{0};
+  std::string dir_, cert_file_, key_file_, pem_;
+};
+
+// A fake serving HTTPS with `cert`, seeded like Env's, for a client with `tls` options.
+struct TlsEnv {
+  Fake fake;
+  Fake::DemoFoundation demo;
+  explicit TlsEnv(const SelfSignedCert& cert) {
+    demo = fake.SeedDemoFoundation();
+    fake.StartTls(cert.cert_file(), cert.key_file());
+  }
+  CcClientOptions Options() const {
+    CcClientOptions o;
+    o.api_url = fake.base_url();
+    o.credentials.client_id = demo.client_id;
+    o.credentials.client_secret = demo.client_secret;
+    o.http.request_timeout = milliseconds(10'000);
+    return o;
+  }
+};
 
 TEST_SUITE("cf::CcClient") {
   TEST_CASE("discovery reads the API root once and uses its login and log_cache links") {
@@ -407,6 +498,23 @@ TEST_SUITE("cf::CcClient") {
     CHECK(elsewhere.Journal().empty());
     CHECK(env.Count("GET", "/v3/jobs/:guid") == 0);
     CHECK(env.logs.Contains("cf.location_refused"));
+  }
+
+  TEST_CASE("a pagination next link on another host is refused and the token is never sent there") {
+    Env env;
+    Fake elsewhere;
+    elsewhere.Start();
+    env.fake.UpdateKnobs([&](Fake::Knobs& k) {
+      k.per_page_override = 1;
+      k.location_base = elsewhere.base_url();
+    });
+    CcClient cc(env.Options());
+    const auto bindings = cc.ListAppBindings(env.demo.app_guid);
+    REQUIRE_FALSE(bindings.ok());
+    CHECK(bindings.status().code() == base::Code::kFailedPrecondition);
+    CHECK(bindings.status().reason() == "ForeignHost");
+    CHECK(env.Count("GET", "/v3/service_credential_bindings") == 1);
+    CHECK(elsewhere.Journal().empty());
   }
 
   TEST_CASE("clone and teardown: every port method's happy path against the fake") {
@@ -813,6 +921,131 @@ TEST_SUITE("cf::CcClient") {
     CHECK(env.logs.Contains("cf.token_fetched grant=refresh_token"));
     CHECK(env.logs.Contains("cf.token_fetch_failed grant=client_credentials status=401 error=unauthorized"));
     // The Env destructor checks every token, secret and password on top of this.
+  }
+
+  TEST_CASE("consecutive calls reuse one keep-alive connection, token fetch and discovery included") {
+    Env env;
+    CcClient cc(env.Options());
+    for (int i = 0; i < 5; ++i) REQUIRE(cc.GetApp(env.demo.app_guid).ok());
+    REQUIRE(cc.ListAppBindings(env.demo.app_guid).ok());
+    const auto journal = env.fake.Journal();
+    REQUIRE(journal.size() == 8);  // GET /, POST /oauth/token, 5 apps, 1 list
+    std::set<int> ports;
+    for (const auto& e : journal) ports.insert(e.client_port);
+    CHECK(ports.size() == 1);
+    CHECK(*ports.begin() != 0);
+  }
+
+  TEST_CASE("503 with Retry-After is waited out as asked, then the call succeeds") {
+    Env env;
+    CcClient cc(env.Options());
+    Fake::Fault f{Fake::Fault::Kind::kServiceUnavailable, "GET", "/v3/apps/:guid", 1, 1};
+    f.retry_after_seconds = 3;
+    env.fake.AddFault(f);
+    REQUIRE(cc.GetApp(env.demo.app_guid).ok());
+    CHECK(env.Waits() == std::vector<milliseconds>{milliseconds(3000)});
+    const auto calls = env.fake.Calls("GET", "/v3/apps/:guid");
+    REQUIRE(calls.size() == 2);
+    CHECK(calls[0].status == 503);
+    CHECK(calls[1].status == 200);
+  }
+
+  TEST_CASE("the connect timeout bounds a connection that is never accepted") {
+    // A listener whose accept queue is full: the kernel drops further SYNs, so connect() hangs.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener, 0) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    std::vector<int> fillers;
+    for (int i = 0; i < 4; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      fillers.push_back(fd);
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+
+    HttpClientOptions o;
+    o.connect_timeout = milliseconds(300);
+    o.request_timeout = milliseconds(20'000);
+    HttpClient http(o);
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+    const auto started = std::chrono::steady_clock::now();
+    const auto resp = http.Send(req);
+    const auto took = std::chrono::steady_clock::now() - started;
+    for (const int fd : fillers) ::close(fd);
+    ::close(listener);
+    REQUIRE_FALSE(resp.ok());
+    CHECK(resp.status().code() == base::Code::kDeadlineExceeded);
+    CHECK(took < milliseconds(5000));
+  }
+}
+
+TEST_SUITE("cf::CcClient TLS") {
+  TEST_CASE("TLS verification is on by default: a certificate the system does not trust is refused") {
+    const SelfSignedCert cert("IP:127.0.0.1");
+    TlsEnv env(cert);
+    CcClient cc(env.Options());
+    const auto app = cc.GetApp(env.demo.app_guid);
+    REQUIRE_FALSE(app.ok());
+    CHECK(app.status().code() == base::Code::kFailedPrecondition);
+    CHECK(app.status().reason() == "TlsVerificationFailed");
+    CHECK(env.fake.Journal().empty());  // not even discovery got through
+  }
+
+  TEST_CASE("CF_CA_CERT adds trust in a private CA, given as PEM text or as a file path") {
+    const SelfSignedCert cert("IP:127.0.0.1");
+    TlsEnv env(cert);
+    CcClientOptions o = env.Options();
+    SUBCASE("PEM text") { o.http.ca_cert = cert.pem(); }
+    SUBCASE("a path to a PEM file") { o.http.ca_cert = cert.cert_file(); }
+    CcClient cc(o);
+    const auto app = cc.GetApp(env.demo.app_guid);
+    REQUIRE(app.ok());
+    CHECK(app->name == "spring-music");
+    CHECK(env.fake.Calls("POST", "/oauth/token").size() == 1);
+  }
+
+  TEST_CASE("CF_CA_CERT trusts only that CA, and the host name is still checked") {
+    const SelfSignedCert cert("IP:127.0.0.1");
+    TlsEnv env(cert);
+    CcClientOptions o = env.Options();
+    SUBCASE("another CA's certificate") {
+      const SelfSignedCert other("IP:127.0.0.1");
+      o.http.ca_cert = other.pem();
+      CcClient cc(o);
+      CHECK(cc.GetApp(env.demo.app_guid).status().code() == base::Code::kFailedPrecondition);
+    }
+    SUBCASE("a trusted certificate for another host name") {
+      const SelfSignedCert localhost_only("DNS:localhost");
+      TlsEnv wrong_host(localhost_only);
+      CcClientOptions w = wrong_host.Options();
+      w.http.ca_cert = localhost_only.pem();
+      CcClient cc(w);
+      const auto app = cc.GetApp(wrong_host.demo.app_guid);
+      CHECK(app.status().code() == base::Code::kFailedPrecondition);
+      CHECK(app.status().reason() == "TlsVerificationFailed");
+    }
+    SUBCASE("an unreadable CF_CA_CERT path") {
+      o.http.ca_cert = "/nonexistent/ca.pem";
+      CcClient cc(o);
+      CHECK(cc.GetApp(env.demo.app_guid).status().code() == base::Code::kFailedPrecondition);
+    }
+    CHECK(env.fake.Journal().empty());
+  }
+
+  TEST_CASE("CF_SKIP_SSL_VALIDATION is an explicit opt-out that accepts any certificate") {
+    const SelfSignedCert cert("DNS:not-this-host.example");
+    TlsEnv env(cert);
+    CcClientOptions o = env.Options();
+    o.http.skip_tls_verification = true;
+    CcClient cc(o);
+    REQUIRE(cc.GetApp(env.demo.app_guid).ok());
   }
 }
 

@@ -3,12 +3,20 @@
 // selectors, jobs, knobs, faults and the journal (cloud-controller.md §6).
 #include <curl/curl.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -1049,7 +1057,7 @@ TEST_SUITE("testing::FakeCloudController") {
     CHECK(t.fake.AppsWithLabel("ssh-access.example.com/binding-guid=B-1").empty());
   }
 
-  TEST_CASE("fake CC location_base knob puts a foreign host in Location headers and job links") {
+  TEST_CASE("fake CC location_base knob puts a foreign host in Location headers, job links and page links") {
     FakeCc t;
     t.fake.UpdateKnobs([](Fake::Knobs& k) { k.location_base = "http://evil.example.com:1234"; });
     const Answer del = t.Delete("/v3/apps/" + t.demo.app_guid);
@@ -1059,6 +1067,9 @@ TEST_SUITE("testing::FakeCloudController") {
     // The path still works against the real host.
     const auto job = t.Get(location.substr(std::string("http://evil.example.com:1234").size())).Json();
     CHECK(Str(job, "/links/self/href") == location);
+    const auto page = t.Get("/v3/service_credential_bindings?per_page=1").Json();
+    CHECK(Str(page, "/pagination/next/href").rfind("http://evil.example.com:1234/v3/service_credential_bindings?", 0) == 0);
+    CHECK(Str(page, "/pagination/first/href").rfind("http://evil.example.com:1234/", 0) == 0);
   }
 
   // ---- Faults ----
@@ -1116,6 +1127,21 @@ TEST_SUITE("testing::FakeCloudController") {
     CHECK(Str(t.Get("/v3/processes/" + t.demo.app_guid + "/stats").Json(), "/resources/0/state") == "RUNNING");
   }
 
+  TEST_CASE("fake CC fault: a 503 carries Retry-After only when the rule sets one") {
+    FakeCc t;
+    Fake::Fault plain{.kind = Fake::Fault::Kind::kServiceUnavailable, .route = "/v3/spaces/:guid"};
+    Fake::Fault timed{.kind = Fake::Fault::Kind::kServiceUnavailable, .route = "/v3/organizations/:guid"};
+    timed.retry_after_seconds = 4;
+    t.fake.AddFault(plain);
+    t.fake.AddFault(timed);
+    const Answer a = t.Get("/v3/spaces/" + t.demo.space_guid);
+    CHECK(a.status == 503);
+    CHECK_FALSE(a.Header("Retry-After").has_value());
+    const Answer b = t.Get("/v3/organizations/" + t.demo.org_guid);
+    CHECK(b.status == 503);
+    CHECK(b.Header("Retry-After") == std::optional<std::string>("4"));
+  }
+
   TEST_CASE("fake CC fault: connection reset closes the socket without an answer, and the next call works") {
     FakeCc t;
     t.fake.AddFault({.kind = Fake::Fault::Kind::kConnectionReset, .method = "POST", .route = "/v3/apps"});
@@ -1166,6 +1192,35 @@ TEST_SUITE("testing::FakeCloudController") {
     CHECK(std::chrono::steady_clock::now() - start < milliseconds(5000));
     INFO(answer.Describe());
     CHECK(answer.code != CURLE_OPERATION_TIMEDOUT);
+    t.reset();
+  }
+
+  TEST_CASE("fake CC Stop() returns promptly while an hour-long hang is pending and its client was killed") {
+    auto t = std::make_unique<FakeCc>();
+    Fake::Fault hang{.kind = Fake::Fault::Kind::kSlowResponse, .method = "GET", .route = "/v3/apps/:guid"};
+    hang.delay = std::chrono::hours(1);
+    t->fake.AddFault(hang);
+    // "The broker": a raw connection that sends one request, then dies without reading.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(t->fake.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string request = "GET /v3/apps/" + t->demo.app_guid +
+                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: bearer " + t->token + "\r\n\r\n";
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    std::this_thread::sleep_for(milliseconds(300));
+    ::close(fd);
+    std::this_thread::sleep_for(milliseconds(100));
+    const auto start = std::chrono::steady_clock::now();
+    t->fake.Stop();
+    CHECK(std::chrono::steady_clock::now() - start < milliseconds(3000));
+    const auto calls = t->fake.Calls("GET", "/v3/apps/:guid");
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0].status == 0);  // never answered
+    CHECK(calls[0].fault == "slow_response");
     t.reset();
   }
 
@@ -1331,6 +1386,80 @@ TEST_SUITE("testing::FakeCloudController") {
     for (const auto& e : t.fake.Calls("POST", "/v3/service_credential_bindings")) {
       CHECK(e.body.find(t.demo.ssh_instance_guid) == std::string::npos);
     }
+  }
+}
+
+
+// The standalone program (tests/support/programs/fake_cc_main.cc) as an operator runs it.
+TEST_SUITE("fake_cc program") {
+  TEST_CASE("fake_cc starts, prints its URL and demo credentials, serves them, and exits 0 on SIGTERM") {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    char arg0[] = FAKE_CC_BINARY_PATH;
+    char* argv[] = {arg0, nullptr};
+    char* envp[] = {nullptr};
+    pid_t pid = -1;
+    REQUIRE(posix_spawn(&pid, FAKE_CC_BINARY_PATH, &actions, nullptr, argv, envp) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    struct Reaper {  // kills the child if a REQUIRE below ends the test early
+      pid_t* pid;
+      ~Reaper() {
+        if (*pid > 0 && ::kill(*pid, SIGKILL) == 0) ::waitpid(*pid, nullptr, 0);
+      }
+    } reaper{&pid};
+    ::close(out[1]);
+    // Read what it prints up to the app line (the last of the banner).
+    std::string banner;
+    FILE* f = ::fdopen(out[0], "r");
+    REQUIRE(f != nullptr);
+    char line[512];
+    while (banner.find("app spring-music") == std::string::npos && std::fgets(line, sizeof line, f) != nullptr) {
+      banner += line;
+    }
+    INFO(banner);
+    const auto field = [&](const std::string& name) {
+      const std::size_t at = banner.find(name + "=");
+      if (at == std::string::npos) return std::string();
+      const std::size_t start = at + name.size() + 1;
+      return banner.substr(start, banner.find('\n', start) - start);
+    };
+    const std::string base = field("CF_API_URL");
+    const std::string client_id = field("CF_CLIENT_ID");
+    const std::string secret = field("CF_CLIENT_SECRET");
+    CHECK(base.rfind("http://127.0.0.1:", 0) == 0);
+    CHECK_FALSE(client_id.empty());
+
+    Req root;
+    root.url = base + "/";
+    const Answer r = Send(root);
+    CHECK(r.status == 200);
+    CHECK(Str(r.Json(), "/links/cloud_controller_v3/href") == base + "/v3");
+    Req token;
+    token.method = "POST";
+    token.url = base + "/oauth/token";
+    token.body = "grant_type=client_credentials";
+    token.headers = {"Authorization: Basic " + Base64(client_id + ":" + secret)};
+    const Answer tok = Send(token);
+    INFO(tok.Describe());
+    REQUIRE(tok.status == 200);
+    Req apps;
+    apps.url = base + "/v3/apps?names=spring-music";
+    apps.headers = {"Authorization: bearer " + Str(tok.Json(), "/access_token")};
+    const Answer listed = Send(apps);
+    INFO(listed.Describe());
+    CHECK(Int(listed.Json(), "/pagination/total_results") == 1);
+
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    pid = -1;
+    std::fclose(f);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
   }
 }
 

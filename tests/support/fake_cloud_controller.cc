@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -956,7 +957,8 @@ struct FakeCloudController::Impl {
   Reply FaultReply(const Fault& f, const Call& c);
   std::optional<Reply> Authenticate(Call& c);
   const TokenRec* ValidToken(const std::string& authorization) const;
-  void SleepInterruptibly(std::chrono::milliseconds d);
+  // Waits `d`; false when Stop() cut the wait short.
+  bool SleepInterruptibly(std::chrono::milliseconds d);
 
   // ---- Helpers ----
   std::optional<Reply> CheckQuery(const Call& c, std::initializer_list<const char*> allowed) const;
@@ -1200,7 +1202,11 @@ void FakeCloudController::Impl::Serve(const RouteDef* def, const Pistache::Rest:
   }
   c.body = req.body();
   if (const auto auth = req.headers().tryGetRaw("Authorization")) c.authorization = auth->value();
-  if (const std::shared_ptr<Pistache::Tcp::Peer> peer = resp.peer()) RememberConnection(peer->fd());
+  int client_port = 0;
+  if (const std::shared_ptr<Pistache::Tcp::Peer> peer = resp.peer()) {
+    RememberConnection(peer->fd());
+    client_port = static_cast<int>(static_cast<std::uint16_t>(peer->address().port()));
+  }
   const SysClock::time_point at = SysClock::now();
 
   std::optional<Fault> fault;
@@ -1209,8 +1215,9 @@ void FakeCloudController::Impl::Serve(const RouteDef* def, const Pistache::Rest:
     fault = MatchFault(c);
   }
   std::string fault_name;
+  bool abandoned = false;  // Stop() cut a slow response short: answer nothing, the socket is closed
   if (fault && fault->kind == Fault::Kind::kSlowResponse) {
-    SleepInterruptibly(fault->delay);
+    abandoned = !SleepInterruptibly(fault->delay);
     fault_name = FaultName(fault->kind);
     fault.reset();
   }
@@ -1218,7 +1225,9 @@ void FakeCloudController::Impl::Serve(const RouteDef* def, const Pistache::Rest:
   Reply reply;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (fault) {
+    if (abandoned) {
+      reply.reset = true;  // no state change, no answer
+    } else if (fault) {
       reply = FaultReply(*fault, c);
       fault_name = FaultName(fault->kind);
     } else {
@@ -1237,10 +1246,12 @@ void FakeCloudController::Impl::Serve(const RouteDef* def, const Pistache::Rest:
     e.authorization = c.authorization;
     e.at = at;
     e.status = reply.reset ? 0 : reply.status;
+    e.client_port = client_port;
     e.fault = fault_name;
     journal.push_back(std::move(e));
   }
   for (PendingReport& r : c.reports) reporter.Enqueue(std::move(r));
+  if (abandoned) return;  // Stop() closes the connection once the Pistache threads are joined
   if (reply.reset) {
     ResetConnection(resp);
     return;
@@ -1281,9 +1292,10 @@ Reply FakeCloudController::Impl::FaultReply(const Fault& f, const Call& c) {
     }
     case Fault::Kind::kRateLimited: {
       Reply r = CcError(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded");
+      const int retry_after = f.retry_after_seconds.value_or(1);
       const auto reset = std::chrono::duration_cast<std::chrono::seconds>(SysClock::now().time_since_epoch()).count() +
-                         f.retry_after_seconds;
-      r.headers.emplace_back("Retry-After", std::to_string(f.retry_after_seconds));
+                         retry_after;
+      r.headers.emplace_back("Retry-After", std::to_string(retry_after));
       r.headers.emplace_back("X-RateLimit-Limit", "2000");
       r.headers.emplace_back("X-RateLimit-Remaining", "0");
       r.headers.emplace_back("X-RateLimit-Reset", std::to_string(reset));
@@ -1291,11 +1303,17 @@ Reply FakeCloudController::Impl::FaultReply(const Fault& f, const Call& c) {
     }
     case Fault::Kind::kInternalError:
       return CcError(500, 10001, "UnknownError", "An unknown error occurred.");
-    case Fault::Kind::kServiceUnavailable:
-      return CcError(503, 10015, "CF-ServiceUnavailable", "Service unavailable");
-    case Fault::Kind::kInstancesUnavailable:
-      return CcError(503, 220002, "CF-InstancesUnavailable",
-                     "Instances information unavailable: fake log-cache is unreachable");
+    case Fault::Kind::kServiceUnavailable: {
+      Reply r = CcError(503, 10015, "CF-ServiceUnavailable", "Service unavailable");
+      if (f.retry_after_seconds) r.headers.emplace_back("Retry-After", std::to_string(*f.retry_after_seconds));
+      return r;
+    }
+    case Fault::Kind::kInstancesUnavailable: {
+      Reply r = CcError(503, 220002, "CF-InstancesUnavailable",
+                        "Instances information unavailable: fake log-cache is unreachable");
+      if (f.retry_after_seconds) r.headers.emplace_back("Retry-After", std::to_string(*f.retry_after_seconds));
+      return r;
+    }
     case Fault::Kind::kConnectionReset: {
       Reply r;
       r.reset = true;
@@ -1307,9 +1325,9 @@ Reply FakeCloudController::Impl::FaultReply(const Fault& f, const Call& c) {
   return CcError(500, 10001, "UnknownError", "An unknown error occurred.");
 }
 
-void FakeCloudController::Impl::SleepInterruptibly(std::chrono::milliseconds d) {
+bool FakeCloudController::Impl::SleepInterruptibly(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(sleep_mu);
-  sleep_cv.wait_for(lock, d, [&] { return stopping; });
+  return !sleep_cv.wait_for(lock, d, [&] { return stopping; });
 }
 
 namespace {
@@ -1448,7 +1466,7 @@ std::string FakeCloudController::Impl::PageLink(const Call& c, int page, int per
     if (k == "page" || k == "per_page") continue;
     q += k + "=" + v + "&";
   }
-  return Url(c.path) + "?" + q + "page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page);
+  return LocationBase() + c.path + "?" + q + "page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page);
 }
 
 template <typename Rec>
@@ -3248,7 +3266,16 @@ FakeCloudController::FakeCloudController() : impl_(std::make_unique<Impl>()) {
 
 FakeCloudController::~FakeCloudController() { Stop(); }
 
-void FakeCloudController::Start(int port) {
+void FakeCloudController::Start(int port) { StartServing(port, "", ""); }
+
+void FakeCloudController::StartTls(const std::string& cert_file, const std::string& key_file, int port) {
+  if (cert_file.empty() || key_file.empty()) {
+    throw std::invalid_argument("FakeCloudController::StartTls: a certificate and a key file are required");
+  }
+  StartServing(port, cert_file, key_file);
+}
+
+void FakeCloudController::StartServing(int port, const std::string& cert_file, const std::string& key_file) {
   std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
   if (impl_->started) throw std::runtime_error("FakeCloudController::Start: already started");
   impl_->started = true;
@@ -3266,6 +3293,11 @@ void FakeCloudController::Start(int port) {
     impl->Serve(nullptr, req, resp);
     return Pistache::Rest::Route::Result::Ok;
   });
+  const bool tls = !cert_file.empty();
+  // Pistache writes with plain send()/SSL_write(): a client that hung up (a killed broker, a TLS
+  // client that aborted the handshake) would raise SIGPIPE and kill the whole test process. Like
+  // the broker's main(), the process ignores SIGPIPE; the write then fails with EPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   try {
     auto endpoint = std::make_unique<Pistache::Http::Endpoint>(
         Pistache::Address("127.0.0.1", Pistache::Port(static_cast<std::uint16_t>(port))));
@@ -3274,12 +3306,13 @@ void FakeCloudController::Start(int port) {
                        .flags(Pistache::Tcp::Options::ReuseAddr)
                        .maxRequestSize(8 * 1024 * 1024));
     endpoint->setHandler(router->handler());
+    if (tls) endpoint->useSSL(cert_file, key_file);
     endpoint->serveThreaded();
     const int actual = static_cast<int>(static_cast<std::uint16_t>(endpoint->getPort()));
     {
       std::lock_guard<std::mutex> lock(impl_->mu);
       impl_->port = actual;
-      impl_->base_url = "http://127.0.0.1:" + std::to_string(actual);
+      impl_->base_url = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(actual);
     }
     impl_->router = std::move(router);
     impl_->endpoint = std::move(endpoint);

@@ -129,7 +129,11 @@ class FakeCloudController {
       kServiceUnavailable,    // 503 10015 CF-ServiceUnavailable
       kInstancesUnavailable,  // 503 220002 CF-InstancesUnavailable (stats)
       kConnectionReset,       // the socket is closed without an answer
-      kSlowResponse,          // wait `delay`, then answer normally
+      kSlowResponse,          // wait `delay`, then answer normally. A hang: a delay of hours.
+                              // Stop() ends the wait at once; that request is never answered
+                              // and its connection is closed (its journal status is 0).
+                              // While it waits it holds one of the fake's 4 Pistache threads:
+                              // other connections served by that thread wait with it.
     };
     Kind kind = Kind::kServiceUnavailable;
     std::string method{};  // "GET", "POST", ...; "" matches any
@@ -138,7 +142,9 @@ class FakeCloudController {
     std::string route{};
     int nth = 1;    // the first faulted call, counting calls that match method and route (1-based)
     int count = 1;  // how many consecutive matching calls fail from the nth on; 0 = all of them
-    int retry_after_seconds = 1;            // kRateLimited
+    // Retry-After (delta-seconds): kRateLimited always sends one (1 when unset);
+    // kServiceUnavailable and kInstancesUnavailable send one only when set.
+    std::optional<int> retry_after_seconds{};
     std::chrono::milliseconds delay{2000};  // kSlowResponse
   };
 
@@ -187,7 +193,8 @@ class FakeCloudController {
 
     int per_page_override = 0;           // > 0: every list uses this page size, whatever was asked
     std::vector<std::string> warnings{};  // X-Cf-Warnings on every create (apps, droplets, bindings)
-    // Absolute base used in Location headers and jobs' links.self instead of base_url(), e.g.
+    // Absolute base used in Location headers, jobs' links.self and pagination links
+    // (first/last/next/previous) instead of base_url(), e.g.
     // "http://evil.example.com:1234" (a host the client must refuse or normalise). "": base_url().
     std::string location_base{};
 
@@ -232,6 +239,7 @@ class FakeCloudController {
     std::string authorization{};  // the raw Authorization header, "" when absent
     std::chrono::system_clock::time_point at{};
     int status = 0;       // the answer; 0 when the connection was reset
+    int client_port = 0;  // the client's TCP source port: equal ports = one reused connection
     std::string fault{};  // "" or the injected fault ("rate_limited", "connection_reset", ...)
   };
 
@@ -308,14 +316,21 @@ class FakeCloudController {
   FakeCloudController(const FakeCloudController&) = delete;
   FakeCloudController& operator=(const FakeCloudController&) = delete;
 
-  // Listens on 127.0.0.1:`port` (0: any free port) and serves on background threads.
+  // Listens on 127.0.0.1:`port` (0: any free port) and serves on background threads. Sets
+  // SIGPIPE to SIG_IGN for the process (as the broker's main() does): Pistache's writes to a
+  // client that hung up must fail with EPIPE, not kill the test.
   // Throws std::runtime_error if it cannot listen or was started before (a fake serves once).
   void Start(int port = 0);
+  // Like Start(), but serves HTTPS (base_url() "https://127.0.0.1:<port>") with the PEM
+  // certificate chain and private key in these files; the certificate should name IP 127.0.0.1
+  // in its subjectAltName for clients that verify the host. Throws std::invalid_argument when a
+  // file name is empty, std::runtime_error when the files are unusable.
+  void StartTls(const std::string& cert_file, const std::string& key_file, int port = 0);
   // Stops accepting, wakes slow responses, joins the HTTP threads, closes the connections still
   // open (clients fail fast instead of hanging), then joins the report thread (queued reports are
   // dropped). Idempotent; the state stays readable afterwards.
   void Stop();
-  // "http://127.0.0.1:<port>" once started; "" before.
+  // "http://127.0.0.1:<port>" (https after StartTls) once started; "" before.
   std::string base_url() const;
   int port() const;
 
@@ -381,6 +396,8 @@ class FakeCloudController {
   std::vector<SessionReportResult> AwaitSessionReports(std::size_t n, std::chrono::milliseconds timeout) const;
 
  private:
+  void StartServing(int port, const std::string& cert_file, const std::string& key_file);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
