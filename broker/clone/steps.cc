@@ -366,11 +366,13 @@ StepOutcome CopyDroplet(StepContext& ctx) {
     return CcFailure(ctx, step::kCopyDroplet, "copy_droplet", copy.status(), "copying the app's droplet was refused");
   }
   out.Set("droplet", copy->guid);
+  if (copy->state == "STAGED") out.SetBool("droplet_staged", true);  // docker: copied at once
   return StepOutcome::Done();
 }
 
 StepOutcome AwaitDroplet(StepContext& ctx) {
   Out out(ctx.outputs);
+  if (out.Bool("droplet_staged")) return StepOutcome::Done();
   auto d = ctx.cc.GetDroplet(out.Str("droplet"));
   if (!d.ok()) return CcFailure(ctx, step::kAwaitDroplet, "get_droplet", d.status(), "reading the copied droplet failed");
   if (d->state == "STAGED") return StepOutcome::Done();
@@ -631,6 +633,12 @@ StepOutcome UnbindServices(StepContext& ctx) {
         auto job = ctx.cc.DeleteServiceBinding(b.guid);
         if (!job.ok()) {
           if (job.status().code() == Code::kNotFound) continue;
+          if (job.status().code() == Code::kFailedPrecondition) {
+            // Its create still runs (CF-AsyncServiceBindingOperationInProgress): the app delete
+            // takes it along, or fails and is retried once it settled.
+            LogCcError(ctx, kStep, "delete_binding", job.status());
+            continue;
+          }
           return CcFailure(ctx, kStep, "delete_binding", job.status(), "deleting the clone's service bindings failed");
         }
         if (job->has_value()) jobs.PushBack(Value((*job)->c_str(), out.a()), out.a());
@@ -682,6 +690,15 @@ StepOutcome AwaitDelete(StepContext& ctx) {
   constexpr std::string_view kStep = step::kAwaitDelete;
   Out out(ctx.outputs);
   Value& jobs = out.Obj("delete_jobs");
+  // A clone whose delete failed on an earlier attempt is deleted again.
+  for (const auto& guid : Clones(out)) {
+    if (jobs.HasMember(guid.c_str())) continue;
+    auto job = ctx.cc.DeleteApp(guid);
+    if (!job.ok() && job.status().code() != Code::kNotFound) {
+      return CcFailure(ctx, kStep, "delete_app", job.status(), "deleting the clone failed");
+    }
+    out.Set(jobs, guid.c_str(), job.ok() ? *job : std::string());
+  }
   bool pending = false;
   std::vector<std::string> failed;
   for (auto& m : jobs.GetObject()) {
