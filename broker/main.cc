@@ -6,11 +6,18 @@
 // stderr naming the variable or field); 3 when the database or the listen port is unusable.
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
 #include "broker/base/clock.h"
+#include "broker/base/ids.h"
 #include "broker/base/log.h"
+#include "broker/cf/cc_client.h"
+#include "broker/clone/session_desk.h"
+#include "broker/clone/steps.h"
+#include "broker/clone/worker.h"
 #include "broker/config/config.h"
 #include "broker/http/server.h"
 #include "broker/osb/broker.h"
@@ -70,18 +77,54 @@ int main() {
   store::PgStore pg_store(pool, std::move(keys).value());
   base::SystemClock clock;
   osb::Broker broker(catalog.value(), pg_store, clock);
+  clone::SessionDesk session_desk(pg_store, clock);
+
+  // The clone engine: only when Cloud Foundry is configured (without it, binds wait for a broker
+  // process that has it: any number of processes share the job queue).
+  std::unique_ptr<cf::CcClient> cc;
+  std::unique_ptr<clone::Worker> worker;
+  clone::EngineSettings engine;
+  engine.public_url = cfg->public_url;
+  engine.broker_name = cfg->cf_broker_name;
+  engine.max_memory_mb = cfg->clone_max_memory_mb;
+  engine.ttl_minutes = cfg->clone_ttl_minutes;
+  engine.tmate_server_host = cfg->tmate_server_host;
+  engine.tmate_server_port = cfg->tmate_server_port;
+  engine.tmate_ed25519_fingerprint = cfg->tmate_ed25519_fingerprint;
+  engine.tmate_rsa_fingerprint = cfg->tmate_rsa_fingerprint;
+  engine.poll_interval = std::chrono::milliseconds(cfg->clone_poll_interval_ms);
+  if (!cfg->cf_api_url.empty() && cfg->worker_threads > 0) {
+    cf::CcClientOptions cc_options;
+    cc_options.api_url = cfg->cf_api_url;
+    cc_options.credentials = {cfg->cf_client_id, cfg->cf_client_secret, cfg->cf_admin_user, cfg->cf_admin_password};
+    cc_options.http.skip_tls_verification = cfg->cf_skip_ssl_validation;
+    cc_options.http.ca_cert = cfg->cf_ca_cert;
+    cc = std::make_unique<cf::CcClient>(std::move(cc_options), &clock);
+    clone::WorkerOptions worker_options;
+    worker_options.threads = cfg->worker_threads;
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    worker_options.worker_id = std::string(host) + ":" + std::to_string(getpid()) + ":" + base::RandomHex(4);
+    worker_options.lease = std::chrono::milliseconds(cfg->worker_lease_ms);
+    worker = std::make_unique<clone::Worker>(pg_store, *cc, engine, clock, worker_options);
+  } else {
+    log->warn("main.clone_engine_off reason={}", cfg->cf_api_url.empty() ? "CF_API_URL unset" : "WORKER_THREADS=0");
+  }
 
   http::ServerOptions server_options;
   server_options.port = cfg->port;
   server_options.threads = cfg->http_threads;
   for (const auto& c : cfg->credentials) server_options.credentials.push_back({c.username, c.password});
-  http::Server server(server_options, broker, [&pg_store] { return pg_store.Ping(); });
+  http::Server server(server_options, broker, session_desk, [&pg_store] { return pg_store.Ping(); });
   if (const auto s = server.Start(); !s.ok()) return Fail(3, s.ToString());
   log->info("main.listening port={}", server.port());
+  if (worker) worker->Start();
 
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("main.stopping signal={}", sig);
+  // Jobs first: each worker thread finishes its step and releases its lease for another process.
+  if (worker) worker->Stop();
   server.Stop();
   log->info("main.stopped");
   return 0;

@@ -196,6 +196,21 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   BROKER_ASSIGN_OR_RETURN(c.clone_max_per_space, IntVar(getenv, "CLONE_MAX_PER_SPACE", 0, 0, 100000));
   BROKER_ASSIGN_OR_RETURN(c.clone_max_memory_mb, IntVar(getenv, "CLONE_MAX_MEMORY_MB", 0, 0, 65536));
   BROKER_ASSIGN_OR_RETURN(c.worker_threads, IntVar(getenv, "WORKER_THREADS", c.worker_threads, 0, 64));
+  BROKER_ASSIGN_OR_RETURN(c.worker_lease_ms, IntVar(getenv, "WORKER_LEASE_MS", c.worker_lease_ms, 300, 3'600'000));
+  BROKER_ASSIGN_OR_RETURN(c.clone_poll_interval_ms,
+                          IntVar(getenv, "CLONE_POLL_INTERVAL_MS", c.clone_poll_interval_ms, 10, 600'000));
+  c.cf_broker_name = StrVar(getenv, "CF_BROKER_NAME", c.cf_broker_name);
+
+  // The clone engine runs only when Cloud Foundry is configured; then it needs credentials and a
+  // URL the clones can call back to.
+  if (!c.cf_api_url.empty()) {
+    if (c.cf_client_id.empty() && c.cf_admin_user.empty()) {
+      return Bad("CF_CLIENT_ID", "CF_API_URL needs CF_CLIENT_ID/CF_CLIENT_SECRET or CF_ADMIN_USER/CF_ADMIN_PASSWORD");
+    }
+    if (c.public_url.empty()) {
+      return Bad("BROKER_PUBLIC_URL", "CF_API_URL needs the broker's URL as the clones reach it (or VCAP_APPLICATION)");
+    }
+  }
   return c;
 }
 

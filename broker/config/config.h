@@ -32,7 +32,8 @@ struct Config {
   int http_threads = 16;                // BROKER_HTTP_THREADS
   int db_pool_size = 16;                // BROKER_DB_POOL_SIZE
   std::string public_url;               // BROKER_PUBLIC_URL, else https://<first VCAP_APPLICATION uri>
-  // Cloud Controller access and the tmate server: read and checked now, used by the clone engine.
+  // Cloud Controller access and the tmate server, for the clone engine. With CF_API_URL set, either
+  // client or admin credentials and a public URL are required.
   std::string cf_api_url;               // CF_API_URL
   std::string cf_client_id, cf_client_secret;  // CF_CLIENT_ID / CF_CLIENT_SECRET
   std::string cf_admin_user, cf_admin_password;  // CF_ADMIN_USER / CF_ADMIN_PASSWORD
@@ -44,7 +45,10 @@ struct Config {
   int clone_ttl_minutes = 0;            // CLONE_TTL (minutes; 0 = the plan's default)
   int clone_max_per_space = 0;          // CLONE_MAX_PER_SPACE (0 = unlimited)
   int clone_max_memory_mb = 0;          // CLONE_MAX_MEMORY_MB (0 = the plan's cap)
-  int worker_threads = 2;               // WORKER_THREADS
+  int worker_threads = 2;               // WORKER_THREADS (0: this process runs no jobs)
+  int worker_lease_ms = 30'000;         // WORKER_LEASE_MS: a dead worker's jobs are taken over after this
+  int clone_poll_interval_ms = 2'000;   // CLONE_POLL_INTERVAL_MS: between looks at CC async work
+  std::string cf_broker_name = "ssh-access";  // CF_BROKER_NAME: this broker's name in CC (own plans excluded)
 };
 
 // Reads the variables through `getenv` (the process environment in production, a map in

@@ -11,7 +11,7 @@
 namespace broker::http {
 
 // The routes, so the mapping can apply the endpoint-specific rules (a missing resource is 410 for
-// DELETE, 404 for GET).
+// DELETE, 404 for GET; the session routes, which are not OSB routes, always name the error).
 enum class Endpoint {
   kCatalog,
   kProvision,
@@ -25,6 +25,8 @@ enum class Endpoint {
   kBindingLastOperation,
   kBindingLastOperationOfBind,  // the poll's operation hint names a bind (polling a create)
   kUnbind,
+  kSessionReport,  // POST /ssh-access/v1/bindings/:binding_id/session (the clone, bearer token)
+  kSessionRead,    // GET  /ssh-access/v1/bindings/:binding_id/session (a credentials holder, basic auth)
   kHealth,
   kOther,
 };
@@ -32,6 +34,8 @@ enum class Endpoint {
 struct HttpError {
   int status = 500;
   std::string body;  // {"error"?: "...", "description": "..."}; 410 bodies are {}
+  // The WWW-Authenticate header a 401 must carry (RFC 7235), or "" for none.
+  std::string www_authenticate;
 };
 
 // Requires !status.ok().
@@ -42,6 +46,10 @@ struct HttpError {
 //   kResourceExhausted -> 413; kFailedPrecondition -> 422 (with `error` = reason when it is an OSB
 //   error key); kUnavailable / kDeadlineExceeded -> 503; everything else -> 500 with a generic
 //   description (internal detail stays in the log).
+// The session endpoints use the same statuses (kNotFound is 404: no session reported yet) but
+// their bodies always carry `error`: the code's name ("unauthenticated", "invalid_argument",
+// "not_found", "resource_exhausted", ...; "unavailable" for every 503 and "internal" for every
+// 500). Their 401s carry WWW-Authenticate: Bearer for kSessionReport, Basic for kSessionRead.
 HttpError MapError(const base::Status& status, Endpoint endpoint);
 
 // {"description": text} with `error` when non-empty; JSON-escaped.

@@ -18,6 +18,16 @@ std::string Sha256(std::string_view s) {
   return std::string(reinterpret_cast<const char*>(md), sizeof md);
 }
 
+// True when `header` is longer than `scheme_and_space` (lower case, ending in ' ') and starts with
+// it, ignoring case (RFC 7235: the scheme name is case-insensitive).
+bool HasScheme(std::string_view header, std::string_view scheme_and_space) {
+  if (header.size() <= scheme_and_space.size()) return false;
+  for (std::size_t i = 0; i < scheme_and_space.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme_and_space[i]) return false;
+  }
+  return true;
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -27,25 +37,45 @@ int HexValue(char c) {
 
 }  // namespace
 
+std::optional<BasicCredential> DecodeBasicAuth(const std::optional<std::string>& authorization_header) {
+  if (!authorization_header.has_value()) return std::nullopt;
+  const std::string_view h = *authorization_header;
+  // RFC 7235: the scheme name is case-insensitive.
+  if (!HasScheme(h, "basic ")) return std::nullopt;
+  const auto decoded = base::Base64Decode(h.substr(6));
+  if (!decoded.has_value()) return std::nullopt;
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return BasicCredential{decoded->substr(0, colon), decoded->substr(colon + 1)};
+}
+
+std::optional<std::string> DecodeBearerToken(const std::optional<std::string>& authorization_header) {
+  if (!authorization_header.has_value()) return std::nullopt;
+  const std::string_view h = *authorization_header;
+  if (!HasScheme(h, "bearer ")) return std::nullopt;
+  const std::string_view token = h.substr(7);
+  // RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+  std::size_t i = 0;
+  while (i < token.size() && (std::isalnum(static_cast<unsigned char>(token[i])) || token[i] == '-' ||
+                              token[i] == '.' || token[i] == '_' || token[i] == '~' || token[i] == '+' ||
+                              token[i] == '/')) {
+    ++i;
+  }
+  if (i == 0) return std::nullopt;
+  while (i < token.size() && token[i] == '=') ++i;
+  if (i != token.size()) return std::nullopt;
+  return std::string(token);
+}
+
 base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
                             const std::vector<BasicCredential>& accepted) {
   static const base::Status kDenied = base::Status::Unauthenticated("missing or wrong broker credentials");
-  if (!authorization_header.has_value()) return kDenied;
-  const std::string_view h = *authorization_header;
-  // RFC 7235: the scheme name is case-insensitive.
-  constexpr std::string_view kBasic = "basic ";
-  if (h.size() <= kBasic.size()) return kDenied;
-  for (std::size_t i = 0; i < kBasic.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(h[i])) != kBasic[i]) return kDenied;
-  }
-  const auto decoded = base::Base64Decode(h.substr(kBasic.size()));
-  if (!decoded.has_value()) return kDenied;
-  const auto colon = decoded->find(':');
-  if (colon == std::string::npos) return kDenied;
+  const auto given = DecodeBasicAuth(authorization_header);
+  if (!given.has_value()) return kDenied;
   // Compare fixed-size digests so neither length nor content leaks through timing; check every
   // accepted pair without stopping early.
-  const std::string user = Sha256(std::string_view(*decoded).substr(0, colon));
-  const std::string pass = Sha256(std::string_view(*decoded).substr(colon + 1));
+  const std::string user = Sha256(given->username);
+  const std::string pass = Sha256(given->password);
   bool ok = false;
   for (const auto& c : accepted) {
     const std::string u = Sha256(c.username);

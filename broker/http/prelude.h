@@ -19,6 +19,16 @@ struct BasicCredential {
   std::string password;
 };
 
+// The user and password of an `Authorization: Basic base64(user:password)` header (scheme
+// case-insensitive; the password is everything after the first colon). nullopt when the header
+// is absent, of another scheme, not base64, or has no colon. The result holds secrets: never log it.
+std::optional<BasicCredential> DecodeBasicAuth(const std::optional<std::string>& authorization_header);
+
+// The token of an `Authorization: Bearer <token>` header (RFC 6750: scheme case-insensitive, one
+// space, token of the b64token characters [A-Za-z0-9-._~+/]+ and trailing '='). nullopt when the
+// header is absent, of another scheme or malformed. The result is a secret: never log it.
+std::optional<std::string> DecodeBearerToken(const std::optional<std::string>& authorization_header);
+
 // kUnauthenticated unless `authorization_header` is "Basic base64(user:password)" for one of
 // `accepted`. The comparison takes the same time whatever the input (digests compared with
 // CRYPTO_memcmp-like constant-time equality, every credential checked).

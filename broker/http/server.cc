@@ -54,6 +54,16 @@ void AddHeader(ResponseWriter& resp, std::string name, std::string value) {
   resp.headers().add(std::make_shared<ResponseHeader>(std::move(name), std::move(value)));
 }
 
+// The Authorization header's value, if any. A secret: never log it.
+std::optional<std::string> AuthorizationHeader(const Request& req) {
+  if (const auto auth = req.headers().tryGet<Pistache::Http::Header::Authorization>()) return auth->value();
+  return std::nullopt;
+}
+
+bool IsSessionEndpoint(Endpoint endpoint) {
+  return endpoint == Endpoint::kSessionReport || endpoint == Endpoint::kSessionRead;
+}
+
 std::optional<std::string> RawHeader(const Request& req, const std::string& name) {
   const auto raw = req.headers().tryGetRaw(name);
   if (!raw.has_value()) return std::nullopt;
@@ -71,13 +81,14 @@ constexpr std::size_t kPistacheMaxRequest = 4 * 1024 * 1024;
 struct Server::Impl {
   ServerOptions options;
   osb::Broker& broker;
+  clone::SessionDesk& sessions;
   std::function<Status()> health_check;
   std::shared_ptr<Pistache::Http::Endpoint> http_endpoint;
   Pistache::Rest::Router router;
   bool running = false;
 
-  Impl(ServerOptions o, osb::Broker& b, std::function<Status()> h)
-      : options(std::move(o)), broker(b), health_check(std::move(h)) {}
+  Impl(ServerOptions o, osb::Broker& b, clone::SessionDesk& d, std::function<Status()> h)
+      : options(std::move(o)), broker(b), sessions(d), health_check(std::move(h)) {}
 
   // Everything a handler needs from the request, decoded once.
   struct Call {
@@ -122,7 +133,8 @@ struct Server::Impl {
       resp.headers().remove<Pistache::Http::Header::Connection>();
       resp.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
     }
-    resp.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+    // RFC 9110: a 204 has no content, so nothing to describe.
+    if (status != 204) resp.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
     resp.send(static_cast<Pistache::Http::Code>(status), body);
   }
 
@@ -145,20 +157,17 @@ struct Server::Impl {
       reply = [&]() -> Result<Reply> {
         if (osb_route) {
           // Authenticate before anything else: a request with bad credentials may carry any body.
-          std::optional<std::string> authorization;
-          if (const auto auth = req.headers().tryGet<Pistache::Http::Header::Authorization>()) {
-            authorization = auth->value();
-          }
-          BROKER_RETURN_IF_ERROR(CheckBasicAuth(authorization, options.credentials));
+          BROKER_RETURN_IF_ERROR(CheckBasicAuth(AuthorizationHeader(req), options.credentials));
           BROKER_RETURN_IF_ERROR(CheckApiVersion(RawHeader(req, "X-Broker-API-Version")));
           if (const auto oi = RawHeader(req, "X-Broker-API-Originating-Identity")) {
             const auto id = DecodeOriginatingIdentity(*oi);
             call.ctx.actor = id.has_value() ? id->platform + ":" + id->user_id : "malformed";
           }
         }
-        if (req.body().size() > options.max_body_bytes) {
-          return Status::ResourceExhausted("the request body exceeds " + std::to_string(options.max_body_bytes) +
-                                           " bytes");
+        const std::size_t max_body =
+            IsSessionEndpoint(endpoint) ? options.max_session_body_bytes : options.max_body_bytes;
+        if (req.body().size() > max_body) {
+          return Status::ResourceExhausted("the request body exceeds " + std::to_string(max_body) + " bytes");
         }
         BROKER_RETURN_IF_ERROR(PathParam(req, ":instance_id", &call.instance_id));
         BROKER_RETURN_IF_ERROR(PathParam(req, ":binding_id", &call.binding_id));
@@ -181,6 +190,8 @@ struct Server::Impl {
       reply = Status::Internal("handler exception");
     }
 
+    // Session answers (ssh commands) must not sit in caches.
+    if (IsSessionEndpoint(endpoint)) AddHeader(resp, "Cache-Control", "no-store");
     int status;
     if (reply.ok()) {
       status = reply->status;
@@ -193,6 +204,7 @@ struct Server::Impl {
         Log()->error("http.request_failed request_id={} status={} error={}", call.ctx.request_id, status,
                      base::LogQuote(reply.status().ToString()));
       }
+      if (!err.www_authenticate.empty()) AddHeader(resp, "WWW-Authenticate", err.www_authenticate);
       Send(req, resp, status, err.body);
     }
 
@@ -310,14 +322,34 @@ void Server::Impl::SetupRoutes() {
     return Reply{202, EncodeOperation(operation)};
   });
 
+  const std::string session = "/ssh-access/v1/bindings/:binding_id/session";
+
+  Route(M::Post, session, Endpoint::kSessionReport, false, [this](Call& c) -> Result<Reply> {
+    const auto token = DecodeBearerToken(AuthorizationHeader(c.req));
+    if (!token.has_value()) return Status::Unauthenticated("a bearer token is required");
+    BROKER_RETURN_IF_ERROR(sessions.Report(c.ctx.request_id, c.binding_id, *token, c.req.body()));
+    return Reply{204, ""};
+  });
+
+  Route(M::Get, session, Endpoint::kSessionRead, false, [this](Call& c) -> Result<Reply> {
+    // session_url is https://<binding id>:<key>@host/...: the user name must be the path's binding.
+    const auto basic = DecodeBasicAuth(AuthorizationHeader(c.req));
+    if (!basic.has_value() || basic->username != c.binding_id) {
+      return Status::Unauthenticated("missing or wrong session credentials for this binding");
+    }
+    BROKER_ASSIGN_OR_RETURN(std::string view, sessions.Read(c.ctx.request_id, c.binding_id, basic->password));
+    return Reply{200, std::move(view)};
+  });
+
   router.addNotFoundHandler([this](const Request req, ResponseWriter resp) {
     return Serve(Endpoint::kOther, false, req, std::move(resp),
                  [](Call&) -> Result<Reply> { return Status::NotFound("no such route"); });
   });
 }
 
-Server::Server(ServerOptions options, osb::Broker& broker, std::function<Status()> health_check)
-    : impl_(std::make_unique<Impl>(std::move(options), broker, std::move(health_check))) {
+Server::Server(ServerOptions options, osb::Broker& broker, clone::SessionDesk& sessions,
+               std::function<Status()> health_check)
+    : impl_(std::make_unique<Impl>(std::move(options), broker, sessions, std::move(health_check))) {
   impl_->SetupRoutes();
 }
 

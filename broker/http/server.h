@@ -3,8 +3,17 @@
 // the codec, calls osb::Broker, and maps failures through the one MapError. Also GET /healthz
 // (no auth): 200 when the database answers, 503 when not.
 //
-// Every response carries Content-Type: application/json and a JSON body; the request identity
-// is echoed. One access-log line per request, with no Authorization header, body or credential.
+// The session routes are not OSB routes (no broker credentials, no version header):
+//   POST /ssh-access/v1/bindings/:binding_id/session  Authorization: Bearer <clone's token>,
+//        JSON body of at most max_session_body_bytes -> 204 (clone::SessionDesk::Report);
+//   GET  /ssh-access/v1/bindings/:binding_id/session  HTTP Basic (binding id, session key)
+//        -> 200 with the current ssh command (clone::SessionDesk::Read).
+// Their errors are {"error", "description"}; a 401 carries WWW-Authenticate; every answer carries
+// Cache-Control: no-store.
+//
+// Every response but a 204 carries Content-Type: application/json and a JSON body; the request
+// identity is echoed. One access-log line per request, with no Authorization header, body or
+// credential.
 //
 // Thread-safety: Start()/Stop() from one thread; handlers run on Pistache's reactor threads and
 // only touch thread-safe collaborators.
@@ -18,6 +27,7 @@
 #include <vector>
 
 #include "broker/base/status.h"
+#include "broker/clone/session_desk.h"
 #include "broker/http/prelude.h"
 #include "broker/osb/broker.h"
 
@@ -29,12 +39,15 @@ struct ServerOptions {
   int threads = 16;  // reactor threads; handlers block on the database, so more than cores
   std::vector<BasicCredential> credentials;
   std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_session_body_bytes = 8 * 1024;  // a session report is two ssh lines and a URL
 };
 
 class Server {
  public:
-  // `broker` must outlive the Server. `health_check` answers OK when the database is reachable.
-  Server(ServerOptions options, osb::Broker& broker, std::function<base::Status()> health_check);
+  // `broker` and `sessions` must outlive the Server. `health_check` answers OK when the database
+  // is reachable.
+  Server(ServerOptions options, osb::Broker& broker, clone::SessionDesk& sessions,
+         std::function<base::Status()> health_check);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

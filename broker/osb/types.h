@@ -61,6 +61,11 @@ struct Binding {
   std::string clone_app_name;
   std::string credentials_json;     // plaintext here; the store encrypts it at rest. Empty until succeeded.
   std::optional<base::TimePoint> expires_at;
+  // Hex SHA-256 of the clone's session-report bearer token (set by the clone job before it creates
+  // the app, whose environment carries the token); "" until then.
+  std::string session_token_hash;
+  // Hex SHA-256 of the key in the credentials' session_url (set when the bind succeeds); "" before.
+  std::string session_key_hash;
   bool deleted = false;             // tombstone: the unbind finished; kept so polls still answer
   base::TimePoint created_at{};
 };

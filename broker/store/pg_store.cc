@@ -6,9 +6,10 @@
 #include <vector>
 
 #include "broker/base/log.h"
+#include "broker/store/pg_tx.h"
 
 namespace broker::store {
-namespace {
+namespace internal {
 
 using base::Result;
 using base::Status;
@@ -20,7 +21,6 @@ std::shared_ptr<spdlog::logger> Log() {
 
 // ---- Conversions -------------------------------------------------------------------------
 
-// Times travel as milliseconds since the Unix epoch, which is exact in both directions.
 std::string TsParam(int n) {
   return "(timestamptz 'epoch' + ($" + std::to_string(n) + "::bigint * interval '1 millisecond'))";
 }
@@ -44,6 +44,13 @@ std::optional<std::int64_t> ParseInt(std::string_view text) {
   return v;
 }
 
+Status Undecodable(std::string_view table, std::string_view id, std::string_view column) {
+  Log()->error("store.row_undecodable table={} id={} column={}", table, id, column);
+  return Status::Internal("database error");
+}
+
+namespace {
+
 std::optional<std::string> HexDecode(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
   auto nibble = [](char c) -> int {
@@ -66,11 +73,6 @@ std::optional<std::string> HexDecode(std::string_view hex) {
 std::vector<PgParam> WithoutLast(std::vector<PgParam> params) {
   params.pop_back();
   return params;
-}
-
-Status Undecodable(std::string_view what, std::string_view id, std::string_view column) {
-  Log()->error("store.row_undecodable table={} id={} column={}", what, id, column);
-  return Status::Internal("database error");
 }
 
 // ---- Instances ---------------------------------------------------------------------------
@@ -171,14 +173,16 @@ const std::string& BindingColumns() {
       "id, instance_id, service_id, plan_id, app_guid, space_guid, parameters, context, "
       "plan_settings, operation, state, description, operation_id, clone_app_guid, clone_app_name, "
       "encode(credentials_ciphertext, 'hex'), credentials_key_id, " +
-      TsColumn("expires_at") + ", deleted_at IS NOT NULL, " + TsColumn("created_at");
+      TsColumn("expires_at") + ", deleted_at IS NOT NULL, " + TsColumn("created_at") +
+      ", session_token_hash, session_key_hash";
   return sql;
 }
 
 // $1 id, $2 instance_id, $3 service_id, $4 plan_id, $5 app_guid, $6 space_guid, $7 parameters,
 // $8 context, $9 plan_settings, $10 operation, $11 state, $12 description, $13 operation_id,
 // $14 clone_app_guid, $15 clone_app_name, $16 credentials_ciphertext, $17 credentials_key_id,
-// $18 expires_at, $19 deleted, $20 created_at.
+// $18 expires_at, $19 deleted, $20 session_token_hash, $21 session_key_hash, $22 created_at
+// (last, so that UpdateBinding can drop it).
 Result<std::vector<PgParam>> BindingParams(const KeyRing& keys, const osb::Binding& b) {
   PgParam ciphertext = PgParam::Null();
   std::string key_id;
@@ -207,8 +211,12 @@ Result<std::vector<PgParam>> BindingParams(const KeyRing& keys, const osb::Bindi
       PgParam::Text(std::move(key_id)),
       b.expires_at ? PgParam::Int(ToMillis(*b.expires_at)) : PgParam::Null(),
       PgParam::Text(b.deleted ? "true" : "false"),
+      PgParam::Text(b.session_token_hash),
+      PgParam::Text(b.session_key_hash),
       b.created_at == base::TimePoint{} ? PgParam::Null() : PgParam::Int(ToMillis(b.created_at))};
 }
+
+}  // namespace
 
 Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int r) {
   osb::Binding b;
@@ -254,6 +262,8 @@ Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int 
   const auto created = ParseInt(rows.Get(r, 19));
   if (!created) return Undecodable("service_bindings", b.id, "created_at");
   b.created_at = FromMillis(*created);
+  b.session_token_hash = rows.Get(r, 20);
+  b.session_key_hash = rows.Get(r, 21);
   return b;
 }
 
@@ -262,6 +272,8 @@ const std::string& SelectBindingSql() {
       "SELECT " + BindingColumns() + " FROM service_bindings WHERE id = $1";
   return sql;
 }
+
+namespace {
 const std::string& LockBindingSql() {
   static const std::string sql = SelectBindingSql() + " FOR UPDATE";
   return sql;
@@ -281,11 +293,11 @@ const std::string& InsertBindingSql() {
       "space_guid, parameters, context, plan_settings, operation, state, description, "
       "operation_id, "
       "clone_app_guid, clone_app_name, credentials_ciphertext, credentials_key_id, expires_at, "
-      "created_at, updated_at, deleted_at) "
+      "session_token_hash, session_key_hash, created_at, updated_at, deleted_at) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::bigint, $14, $15, "
       "$16::bytea, "
       "$17, " +
-      TsParam(18) + ", COALESCE(" + TsParam(20) +
+      TsParam(18) + ", $20, $21, COALESCE(" + TsParam(22) +
       ", now()), now(), "
       "CASE WHEN $19::boolean THEN now() END) "
       "ON CONFLICT (id) DO UPDATE SET instance_id = EXCLUDED.instance_id, "
@@ -296,14 +308,16 @@ const std::string& InsertBindingSql() {
       "operation_id = EXCLUDED.operation_id, clone_app_guid = EXCLUDED.clone_app_guid, "
       "clone_app_name = EXCLUDED.clone_app_name, "
       "credentials_ciphertext = EXCLUDED.credentials_ciphertext, "
-      "credentials_key_id = EXCLUDED.credentials_key_id, session_token_hash = '', "
+      "credentials_key_id = EXCLUDED.credentials_key_id, "
+      "session_token_hash = EXCLUDED.session_token_hash, "
+      "session_key_hash = EXCLUDED.session_key_hash, "
       "expires_at = EXCLUDED.expires_at, created_at = EXCLUDED.created_at, updated_at = now(), "
       "deleted_at = EXCLUDED.deleted_at "
       "WHERE sb.deleted_at IS NOT NULL";
   return sql;
 }
 
-// created_at and session_token_hash are not the domain's to change: BindingParams without the last.
+// created_at is immutable: the statement takes BindingParams without its last entry.
 const std::string& UpdateBindingSql() {
   static const std::string sql =
       "UPDATE service_bindings SET instance_id = $2, service_id = $3, plan_id = $4, app_guid = $5, "
@@ -312,7 +326,7 @@ const std::string& UpdateBindingSql() {
       "clone_app_name = $15, credentials_ciphertext = $16::bytea, credentials_key_id = $17, "
       "expires_at = " +
       TsParam(18) +
-      ", updated_at = now(), "
+      ", session_token_hash = $20, session_key_hash = $21, updated_at = now(), "
       "deleted_at = CASE WHEN $19::boolean THEN COALESCE(deleted_at, now()) END "
       "WHERE id = $1";
   return sql;
@@ -342,134 +356,123 @@ const std::string& RecordEventSql() {
   return sql;
 }
 
-// ---- The transaction -----------------------------------------------------------------------
-
-class PgStoreTx final : public osb::StoreTx {
- public:
-  PgStoreTx(PgConnection& conn, const KeyRing& keys) : conn_(conn), keys_(keys) {}
-
-  Result<std::optional<osb::Instance>> LockInstance(std::string_view id) override {
-    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock instance", LockInstanceSql(),
-                                                    {PgParam::Text(std::string(id))}));
-    if (rows.size() == 0) return std::optional<osb::Instance>();
-    BROKER_ASSIGN_OR_RETURN(osb::Instance in, DecodeInstance(rows, 0));
-    return std::optional<osb::Instance>(std::move(in));
-  }
-
-  Status InsertInstance(const osb::Instance& instance) override {
-    BROKER_ASSIGN_OR_RETURN(
-        PgRows rows, conn_.Exec("insert instance", InsertInstanceSql(), InstanceParams(instance)));
-    if (rows.affected() == 0) {
-      Log()->debug("store.insert_raced table=service_instances instance_id={}", instance.id);
-      return Status::Aborted("instance " + instance.id + " was created concurrently");
-    }
-    return Status::Ok();
-  }
-
-  Status UpdateInstance(const osb::Instance& instance) override {
-    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update instance", UpdateInstanceSql(),
-                                                    WithoutLast(InstanceParams(instance))));
-    if (rows.affected() == 0)
-      return Status::NotFound("instance " + instance.id + " does not exist");
-    return Status::Ok();
-  }
-
-  Result<std::optional<osb::Binding>> LockBinding(std::string_view id) override {
-    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock binding", LockBindingSql(),
-                                                    {PgParam::Text(std::string(id))}));
-    if (rows.size() == 0) return std::optional<osb::Binding>();
-    BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, 0));
-    return std::optional<osb::Binding>(std::move(b));
-  }
-
-  Status InsertBinding(const osb::Binding& binding) override {
-    BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
-    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding", InsertBindingSql(), params));
-    if (rows.affected() == 0) {
-      Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
-      return Status::Aborted("binding " + binding.id + " was created concurrently");
-    }
-    return Status::Ok();
-  }
-
-  Status UpdateBinding(const osb::Binding& binding) override {
-    BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
-    params.pop_back();  // created_at
-    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update binding", UpdateBindingSql(), params));
-    if (rows.affected() == 0) return Status::NotFound("binding " + binding.id + " does not exist");
-    return Status::Ok();
-  }
-
-  Result<std::vector<osb::Binding>> LockLiveBindings(std::string_view instance_id) override {
-    BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock live bindings", LockLiveBindingsSql(),
-                                                    {PgParam::Text(std::string(instance_id))}));
-    std::vector<osb::Binding> out;
-    out.reserve(static_cast<std::size_t>(rows.size()));
-    for (int r = 0; r < rows.size(); ++r) {
-      BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, r));
-      out.push_back(std::move(b));
-    }
-    return out;
-  }
-
-  Result<std::int64_t> EnqueueJob(const osb::NewJob& job) override {
-    BROKER_ASSIGN_OR_RETURN(
-        PgRows rows, conn_.Exec("enqueue job", EnqueueJobSql(),
-                                {PgParam::Text(job.binding_id),
-                                 PgParam::Text(std::string(osb::JobKindName(job.kind))),
-                                 PgParam::Text(job.first_step), PgParam::Int(job.max_attempts),
-                                 PgParam::Int(ToMillis(job.deadline_at))}));
-    const auto id = rows.size() == 1 ? ParseInt(rows.Get(0, 0)) : std::nullopt;
-    if (!id) return Undecodable("jobs", job.binding_id, "id");
-    return *id;
-  }
-
-  Result<int> CancelJobs(std::string_view binding_id, osb::JobKind kind) override {
-    BROKER_ASSIGN_OR_RETURN(PgRows rows,
-                            conn_.Exec("cancel jobs", CancelJobsSql(),
-                                       {PgParam::Text(std::string(binding_id)),
-                                        PgParam::Text(std::string(osb::JobKindName(kind)))}));
-    return rows.affected();
-  }
-
-  Status RecordEvent(const osb::Event& event) override {
-    auto rows = conn_.Exec("record event", RecordEventSql(),
-                           {PgParam::Text(event.kind), PgParam::Text(event.instance_id),
-                            PgParam::Text(event.binding_id), PgParam::Text(event.actor),
-                            PgParam::Text(event.request_id),
-                            PgParam::Text(event.detail_json.empty() ? "{}" : event.detail_json)});
-    return rows.ok() ? Status::Ok() : rows.status();
-  }
-
- private:
-  PgConnection& conn_;
-  const KeyRing& keys_;
-};
-
 }  // namespace
 
-PgStore::PgStore(PgPool& pool, KeyRing keys) : pool_(pool), keys_(std::move(keys)) {}
+// ---- The transaction -----------------------------------------------------------------------
 
-Status PgStore::InTransaction(const std::function<Status(osb::StoreTx&)>& fn) {
-  Status last;
-  for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
-    BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+Result<std::optional<osb::Instance>> PgStoreTx::LockInstance(std::string_view id) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock instance", LockInstanceSql(),
+                                                  {PgParam::Text(std::string(id))}));
+  if (rows.size() == 0) return std::optional<osb::Instance>();
+  BROKER_ASSIGN_OR_RETURN(osb::Instance in, DecodeInstance(rows, 0));
+  return std::optional<osb::Instance>(std::move(in));
+}
+
+Status PgStoreTx::InsertInstance(const osb::Instance& instance) {
+  BROKER_ASSIGN_OR_RETURN(
+      PgRows rows, conn_.Exec("insert instance", InsertInstanceSql(), InstanceParams(instance)));
+  if (rows.affected() == 0) {
+    Log()->debug("store.insert_raced table=service_instances instance_id={}", instance.id);
+    return Status::Aborted("instance " + instance.id + " was created concurrently");
+  }
+  return Status::Ok();
+}
+
+Status PgStoreTx::UpdateInstance(const osb::Instance& instance) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update instance", UpdateInstanceSql(),
+                                                  WithoutLast(InstanceParams(instance))));
+  if (rows.affected() == 0) return Status::NotFound("instance " + instance.id + " does not exist");
+  return Status::Ok();
+}
+
+Result<std::optional<osb::Binding>> PgStoreTx::LockBinding(std::string_view id) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock binding", LockBindingSql(),
+                                                  {PgParam::Text(std::string(id))}));
+  if (rows.size() == 0) return std::optional<osb::Binding>();
+  BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, 0));
+  return std::optional<osb::Binding>(std::move(b));
+}
+
+Status PgStoreTx::InsertBinding(const osb::Binding& binding) {
+  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding", InsertBindingSql(), params));
+  if (rows.affected() == 0) {
+    Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
+    return Status::Aborted("binding " + binding.id + " was created concurrently");
+  }
+  return Status::Ok();
+}
+
+Status PgStoreTx::UpdateBinding(const osb::Binding& binding) {
+  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update binding", UpdateBindingSql(),
+                                                  WithoutLast(std::move(params))));
+  if (rows.affected() == 0) return Status::NotFound("binding " + binding.id + " does not exist");
+  return Status::Ok();
+}
+
+Result<std::vector<osb::Binding>> PgStoreTx::LockLiveBindings(std::string_view instance_id) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock live bindings", LockLiveBindingsSql(),
+                                                  {PgParam::Text(std::string(instance_id))}));
+  std::vector<osb::Binding> out;
+  out.reserve(static_cast<std::size_t>(rows.size()));
+  for (int r = 0; r < rows.size(); ++r) {
+    BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, r));
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Result<std::int64_t> PgStoreTx::EnqueueJob(const osb::NewJob& job) {
+  BROKER_ASSIGN_OR_RETURN(
+      PgRows rows,
+      conn_.Exec("enqueue job", EnqueueJobSql(),
+                 {PgParam::Text(job.binding_id),
+                  PgParam::Text(std::string(osb::JobKindName(job.kind))),
+                  PgParam::Text(job.first_step), PgParam::Int(job.max_attempts),
+                  PgParam::Int(ToMillis(job.deadline_at))}));
+  const auto id = rows.size() == 1 ? ParseInt(rows.Get(0, 0)) : std::nullopt;
+  if (!id) return Undecodable("jobs", job.binding_id, "id");
+  return *id;
+}
+
+Result<int> PgStoreTx::CancelJobs(std::string_view binding_id, osb::JobKind kind) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows,
+                          conn_.Exec("cancel jobs", CancelJobsSql(),
+                                     {PgParam::Text(std::string(binding_id)),
+                                      PgParam::Text(std::string(osb::JobKindName(kind)))}));
+  return rows.affected();
+}
+
+Status PgStoreTx::RecordEvent(const osb::Event& event) {
+  auto rows = conn_.Exec("record event", RecordEventSql(),
+                         {PgParam::Text(event.kind), PgParam::Text(event.instance_id),
+                          PgParam::Text(event.binding_id), PgParam::Text(event.actor),
+                          PgParam::Text(event.request_id),
+                          PgParam::Text(event.detail_json.empty() ? "{}" : event.detail_json)});
+  return rows.ok() ? Status::Ok() : rows.status();
+}
+
+Status RunTransaction(PgPool& pool, int max_attempts, std::string_view what,
+                      const std::function<Status(PgConnection&)>& body) {
+  Status last = Status::Aborted("transaction not attempted");
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool.Acquire());
     PgConnection& conn = lease.conn();
     if (auto begun = conn.Exec("begin", "BEGIN"); !begun.ok()) {
       // Nothing ran yet. A pooled connection may have died while idle (a database failover);
       // the broken one is closed with its lease and the next attempt opens a fresh one.
-      if (begun.status().code() == base::Code::kUnavailable && attempt < kMaxAttempts) {
+      if (begun.status().code() == base::Code::kUnavailable && attempt < max_attempts) {
         last = begun.status();
         continue;
       }
       return begun.status();
     }
 
-    PgStoreTx tx(conn, keys_);
-    Status status = fn(tx);
+    Status status = body(conn);
     if (status.ok() && conn.InFailedTransaction()) {
-      // A statement failed but fn carried on; COMMIT would silently roll back.
-      Log()->error("store.transaction_error_ignored attempt={}", attempt);
+      // A statement failed but the body carried on; COMMIT would silently roll back.
+      Log()->error("store.transaction_error_ignored what={} attempt={}", what, attempt);
       status = Status::Internal("database error");
     }
     if (status.ok()) {
@@ -480,28 +483,44 @@ Status PgStore::InTransaction(const std::function<Status(osb::StoreTx&)>& fn) {
     if (conn.InTransaction() && !conn.Exec("rollback", "ROLLBACK").ok()) conn.MarkBroken();
     if (status.code() != base::Code::kAborted) return status;
     last = status;
-    Log()->debug("store.transaction_retry attempt={} max_attempts={}", attempt, kMaxAttempts);
+    Log()->debug("store.transaction_retry what={} attempt={} max_attempts={}", what, attempt,
+                 max_attempts);
   }
-  Log()->warn("store.transaction_gave_up attempts={} code={}", kMaxAttempts,
+  Log()->warn("store.transaction_gave_up what={} attempts={} code={}", what, max_attempts,
               base::CodeName(last.code()));
   return last;
 }
 
+}  // namespace internal
+
+using base::Result;
+using base::Status;
+
+PgStore::PgStore(PgPool& pool, KeyRing keys) : pool_(pool), keys_(std::move(keys)) {}
+
+Status PgStore::InTransaction(const std::function<Status(osb::StoreTx&)>& fn) {
+  return internal::RunTransaction(pool_, kMaxAttempts, "in_transaction",
+                                  [&](PgConnection& conn) {
+                                    internal::PgStoreTx tx(conn, keys_);
+                                    return fn(tx);
+                                  });
+}
+
 Result<std::optional<osb::Instance>> PgStore::GetInstance(std::string_view id) {
   BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
-  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get instance", SelectInstanceSql(),
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get instance", internal::SelectInstanceSql(),
                                                    {PgParam::Text(std::string(id))}));
   if (rows.size() == 0) return std::optional<osb::Instance>();
-  BROKER_ASSIGN_OR_RETURN(osb::Instance in, DecodeInstance(rows, 0));
+  BROKER_ASSIGN_OR_RETURN(osb::Instance in, internal::DecodeInstance(rows, 0));
   return std::optional<osb::Instance>(std::move(in));
 }
 
 Result<std::optional<osb::Binding>> PgStore::GetBinding(std::string_view id) {
   BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
-  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get binding", SelectBindingSql(),
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get binding", internal::SelectBindingSql(),
                                                    {PgParam::Text(std::string(id))}));
   if (rows.size() == 0) return std::optional<osb::Binding>();
-  BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, 0));
+  BROKER_ASSIGN_OR_RETURN(osb::Binding b, internal::DecodeBinding(keys_, rows, 0));
   return std::optional<osb::Binding>(std::move(b));
 }
 

@@ -1,5 +1,6 @@
-// PgStore: the PostgreSQL implementation of the OSB domain's persistence port (osb::Store),
-// against the tables of migrations/0001_create_core_tables.sql.
+// PgStore: the PostgreSQL implementation of the OSB domain's persistence port (osb::Store) and
+// of the clone engine's (clone::JobStore), against the tables of migrations/ (0001 core tables,
+// 0002 session_key_hash).
 //
 // Mapping: every field of osb::Instance and osb::Binding has a column of the same name (JSON
 // fields in `context`, `parameters`, `plan_settings`); enum fields are stored as their osb name
@@ -8,7 +9,9 @@
 // the KeyRing's current key (AES-256-GCM, the binding id as associated data) into
 // `credentials_ciphertext` + `credentials_key_id`, both empty/NULL when there are none; older
 // keys in the ring still open what they sealed. Inserting over a tombstone updates that row in
-// place (jobs reference it), resetting `session_token_hash` and `created_at`.
+// place (jobs reference it); every column, `session_token_hash`, `session_key_hash` and
+// `created_at` included, then holds what the new Binding carries. UpdateBinding writes every
+// column but `created_at` (immutable), the session hashes included.
 //
 // Transactions are READ COMMITTED; the domain serializes with row locks (Lock*: FOR UPDATE).
 // InTransaction retries the whole function, in a fresh transaction, when it or the commit fails
@@ -20,23 +23,52 @@
 // credentials that no configured key opens — "binding <id>: credentials could not be decrypted").
 // Raw database text is logged to the `store` logger only.
 //
+// Jobs (clone::JobStore). Every lease and run_at comparison uses the database clock (now()), so
+// brokers on hosts whose clocks differ agree on whose lease has expired.
+//  - Claim is one statement, `UPDATE jobs SET status='running', locked_by, locked_until =
+//    now() + lease WHERE id = (SELECT id ... ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP
+//    LOCKED) RETURNING ...`: a row is taken by exactly one worker (a concurrent claimer skips it,
+//    or re-checks it after the taker commits and finds it no longer claimable). Runnable means
+//    'available'/'retryable' with run_at <= now(), or 'running' with locked_until < now(); never
+//    'completed', 'failed' or 'cancelled'. It does not touch `attempt`.
+//  - Fencing: Renew is `UPDATE ... WHERE id AND locked_by AND status = 'running'`. Fenced locks
+//    (SELECT ... FOR UPDATE) the job's binding row, then the job row, and checks status
+//    'running' and locked_by = the worker. Binding before job is osb::Broker's order (an unbind
+//    locks the binding, then cancels its jobs), so the two wait for each other rather than
+//    deadlock. The locks are held until commit, so neither a new claim nor CancelJobs can slip
+//    in between the check and the writes: the check, fn's writes and the job row's update
+//    commit together or not at all. (fn taking LockInstance inverts deprovision's order,
+//    instance then bindings: PostgreSQL detects that deadlock, it comes back as kAborted and fn
+//    runs again.) The lease's expiry alone does not fail the fence: a late worker may still
+//    write until another worker actually claims the job.
+//  - Job row written by Fenced from tx.job(): step, outputs, attempt, last_error and updated_at
+//    always; kRunning keeps locked_by and locked_until as they are (Renew extends them);
+//    kRetryable sets run_at and clears the lock; kCompleted / kFailed set finalized_at = now()
+//    and clear the lock. tx.job() is preset from the row (status kRunning, step, outputs,
+//    attempt; last_error empty, run_at unset).
+//  - `outputs` is jsonb; outputs_json comes back as canonical JSON text (osb::CanonicalJson:
+//    keys sorted, no whitespace), so canonical text round-trips exactly.
+//
 // Thread-safety: PgStore is thread-safe (each call leases its own connection from the pool). The
-// StoreTx handed to InTransaction's function belongs to that call's thread and transaction.
+// StoreTx handed to InTransaction's function, and the JobTx handed to Fenced's, belong to that
+// call's thread and transaction.
 #ifndef BROKER_STORE_PG_STORE_H_
 #define BROKER_STORE_PG_STORE_H_
 
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
+#include "broker/clone/job_store.h"
 #include "broker/osb/store.h"
 #include "broker/store/cipher.h"
 #include "broker/store/pg_pool.h"
 
 namespace broker::store {
 
-class PgStore final : public osb::Store {
+class PgStore final : public osb::Store, public clone::JobStore {
  public:
   static constexpr int kMaxAttempts = 3;
   static constexpr std::chrono::milliseconds kPingTimeout{2000};
@@ -56,6 +88,32 @@ class PgStore final : public osb::Store {
 
   // SELECT 1 within kPingTimeout on a pooled connection; kUnavailable otherwise.
   base::Status Ping() override;
+
+  // ---- clone::JobStore (see the file comment for the SQL) ----
+
+  // Claims in a transaction that also reads the job's binding; nullopt when nothing is runnable.
+  // kInvalidArgument for an empty worker_id or a lease below 1 ms. kInternal when the claimed
+  // row or its binding cannot be decoded (e.g. credentials no configured key opens): the claim
+  // has then committed, so the job stays leased to `worker_id` until the lease expires and
+  // other jobs stay claimable meanwhile (no head-of-line blocking); the error is logged with
+  // the job and binding ids.
+  base::Result<std::optional<clone::ClaimedJob>> Claim(const std::string& worker_id,
+                                                       std::chrono::milliseconds lease) override;
+
+  // locked_until = now() + duration when the fence holds; kFailedPrecondition (reason
+  // clone::kLeaseLost) when the job is not 'running' under lease.worker_id (re-claimed,
+  // cancelled, finished or unknown). kInvalidArgument for a duration below 1 ms.
+  base::Status Renew(const clone::Lease& lease, std::chrono::milliseconds duration) override;
+
+  // See clone::JobStore. kFailedPrecondition (reason clone::kLeaseLost) when the fence does not
+  // hold; fn is then not called. kInvalidArgument (nothing written) when tx.job().outputs_json
+  // is not a JSON object. fn runs again, on a fresh transaction with tx.job() preset afresh,
+  // when it or the commit fails with kAborted: kMaxAttempts in total, like InTransaction.
+  base::Status Fenced(const clone::Lease& lease,
+                      const std::function<base::Status(clone::JobTx&)>& fn) override;
+
+  // As GetBinding.
+  base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) override;
 
  private:
   PgPool& pool_;

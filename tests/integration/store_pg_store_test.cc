@@ -88,6 +88,8 @@ osb::Binding SampleBinding(const std::string& id, const std::string& instance_id
   b.clone_app_name = "spring-music-ssh";
   b.credentials_json = R"({"ssh_command":"ssh -p 2222 TOKENXYZ@tmate.example.com"})";
   b.expires_at = Millis(1700007200456);
+  b.session_token_hash = std::string(64, 'a');
+  b.session_key_hash = std::string(64, 'b');
   b.deleted = false;
   b.created_at = Millis(1700000001789);
   return b;
@@ -125,6 +127,8 @@ void CheckSame(const osb::Binding& a, const osb::Binding& b) {
   CHECK(a.clone_app_name == b.clone_app_name);
   CHECK(a.credentials_json == b.credentials_json);
   CHECK(a.expires_at == b.expires_at);
+  CHECK(a.session_token_hash == b.session_token_hash);
+  CHECK(a.session_key_hash == b.session_key_hash);
   CHECK(a.deleted == b.deleted);
   CHECK(a.created_at == b.created_at);
 }
@@ -250,6 +254,8 @@ TEST_SUITE("store::PgStore") {
       CHECK(raw[0][2] == "a");
       CHECK(raw[0][3] == std::to_string(12 + b.credentials_json.size() + 16));
       CHECK(f.db.Snapshot().find("TOKENXYZ") == std::string::npos);
+      CHECK(f.db.Query("SELECT session_token_hash, session_key_hash FROM service_bindings") ==
+            Rows{{std::string(64, 'a'), std::string(64, 'b')}});
     }
   }
 
@@ -276,8 +282,11 @@ TEST_SUITE("store::PgStore") {
     REQUIRE(Put(f.store, SampleInstance("inst-2")).ok());
     osb::Binding b = SampleBinding("bind-1", "inst-1");
     b.credentials_json.clear();
+    b.session_token_hash.clear();
+    b.session_key_hash.clear();
     REQUIRE(Put(f.store, b).ok());
-    f.db.Query("UPDATE service_bindings SET session_token_hash = 'abc'");
+    CHECK(f.db.Query("SELECT session_token_hash, session_key_hash FROM service_bindings") ==
+          Rows{{"", ""}});
 
     osb::Binding changed = b;
     changed.instance_id = "inst-2";
@@ -296,13 +305,15 @@ TEST_SUITE("store::PgStore") {
     changed.clone_app_name = "app-ssh-2";
     changed.credentials_json = R"({"ssh_command":"ssh NEWTOKEN@h"})";
     changed.expires_at = Millis(1800000000001);
+    changed.session_token_hash = "token-hash-2";
+    changed.session_key_hash = "key-hash-2";
     REQUIRE(
         f.store.InTransaction([&](osb::StoreTx& tx) { return tx.UpdateBinding(changed); }).ok());
     auto got = f.store.GetBinding("bind-1");
     REQUIRE_MESSAGE(got.ok(), got.status().ToString());
     CheckSame(**got, changed);
-    CHECK(f.db.Query("SELECT session_token_hash, deleted_at IS NULL FROM service_bindings") ==
-          Rows{{"abc", "t"}});
+    CHECK(f.db.Query("SELECT session_token_hash, session_key_hash, deleted_at IS NULL "
+                     "FROM service_bindings") == Rows{{"token-hash-2", "key-hash-2", "t"}});
     CHECK(f.db.Snapshot().find("NEWTOKEN") == std::string::npos);
 
     SUBCASE("when the binding is marked deleted, deleted_at is set and reads say deleted") {
@@ -484,7 +495,6 @@ TEST_SUITE("store::PgStore") {
     REQUIRE(Put(f.store, SampleInstance("inst-1")).ok());
     osb::Binding first = SampleBinding("bind-1", "inst-1");
     REQUIRE(Put(f.store, first).ok());
-    f.db.Query("UPDATE service_bindings SET session_token_hash = 'old-hash'");
     const auto job = Enqueue(f.store, "bind-1", osb::JobKind::kClone);
 
     Status inner;
@@ -499,6 +509,8 @@ TEST_SUITE("store::PgStore") {
     second.credentials_json.clear();
     second.state = osb::OperationState::kInProgress;
     second.created_at = Millis(1700009999000);
+    second.session_token_hash = "new-token-hash";
+    second.session_key_hash.clear();
     REQUIRE(insert_capturing(second).ok());
     CHECK(inner.code() == Code::kAborted);
     CHECK((*f.store.GetBinding("bind-1"))->app_guid == "app-guid-1");
@@ -510,9 +522,9 @@ TEST_SUITE("store::PgStore") {
     auto got = f.store.GetBinding("bind-1");
     REQUIRE(got.ok());
     CheckSame(**got, second);
-    CHECK(f.db.Query("SELECT count(*), max(session_token_hash), bool_and(deleted_at IS NULL), "
-                     "bool_and(credentials_ciphertext IS NULL) FROM service_bindings") ==
-          Rows{{"1", "", "t", "t"}});
+    CHECK(f.db.Query("SELECT count(*), max(session_token_hash), max(session_key_hash), "
+                     "bool_and(deleted_at IS NULL), bool_and(credentials_ciphertext IS NULL) "
+                     "FROM service_bindings") == Rows{{"1", "new-token-hash", "", "t", "t"}});
     // The old job still points at the (same) row.
     CHECK(f.db.Query("SELECT binding_id FROM jobs WHERE id = " + std::to_string(job)) ==
           Rows{{"bind-1"}});

@@ -118,7 +118,13 @@ TEST_SUITE("config::Config") {
                                                   {"CLONE_MAX_PER_SPACE", "3"},
                                                   {"CLONE_MAX_MEMORY_MB", "2048"},
                                                   {"WORKER_THREADS", "6"},
+                                                  {"WORKER_LEASE_MS", "5000"},
+                                                  {"CLONE_POLL_INTERVAL_MS", "50"},
+                                                  {"CF_BROKER_NAME", "ssh-access-prod"},
                                               }));
+    CHECK(c.worker_lease_ms == 5000);
+    CHECK(c.clone_poll_interval_ms == 50);
+    CHECK(c.cf_broker_name == "ssh-access-prod");
     CHECK(c.port == 9090);
     CHECK(c.catalog_file == "/etc/broker/catalog.json");
     CHECK(c.migrations_dir == "/srv/migrations");
@@ -341,6 +347,18 @@ TEST_SUITE("config::Config") {
       CheckRejected(With(Minimal(), {{"CF_CLIENT_SECRET", "client-s3cr3t"}}), "CF_CLIENT_ID", {"client-s3cr3t"});
       CheckRejected(With(Minimal(), {{"CF_ADMIN_USER", "admin"}}), "CF_ADMIN_PASSWORD");
       CheckRejected(With(Minimal(), {{"CF_ADMIN_PASSWORD", "adm1n-pa55"}}), "CF_ADMIN_USER", {"adm1n-pa55"});
+    }
+    SUBCASE("when CF_API_URL comes without credentials") {
+      CheckRejected(With(Minimal(), {{"CF_API_URL", "https://api.example.com"}, {"BROKER_PUBLIC_URL", "https://b.example.com"}}),
+                    "CF_CLIENT_ID");
+    }
+    SUBCASE("when CF_API_URL comes without a public URL for the clones") {
+      CheckRejected(With(Minimal(), {{"CF_API_URL", "https://api.example.com"}, {"CF_ADMIN_USER", "admin"},
+                                     {"CF_ADMIN_PASSWORD", "pw"}}),
+                    "BROKER_PUBLIC_URL");
+    }
+    SUBCASE("when WORKER_LEASE_MS is too short") {
+      CheckRejected(With(Minimal(), {{"WORKER_LEASE_MS", "10"}}), "WORKER_LEASE_MS");
     }
     SUBCASE("when CF_API_URL is not an http(s) URL") {
       CheckRejected(With(Minimal(), {{"CF_API_URL", "api.sys.example.com"}}), "CF_API_URL");

@@ -36,6 +36,9 @@ constexpr Endpoint kEndpoints[] = {
     Endpoint::kOther,
 };
 
+// Not OSB routes: same statuses, but every error body names the error.
+constexpr Endpoint kSessionEndpoints[] = {Endpoint::kSessionReport, Endpoint::kSessionRead};
+
 const char* EndpointName(Endpoint e) {
   switch (e) {
     case Endpoint::kCatalog: return "kCatalog";
@@ -50,6 +53,8 @@ const char* EndpointName(Endpoint e) {
     case Endpoint::kBindingLastOperation: return "kBindingLastOperation";
     case Endpoint::kBindingLastOperationOfBind: return "kBindingLastOperationOfBind";
     case Endpoint::kUnbind: return "kUnbind";
+    case Endpoint::kSessionReport: return "kSessionReport";
+    case Endpoint::kSessionRead: return "kSessionRead";
     case Endpoint::kHealth: return "kHealth";
     case Endpoint::kOther: return "kOther";
   }
@@ -99,6 +104,7 @@ TEST_SUITE("http::ErrorMapping") {
           const HttpError err = MapError(status, endpoint);
           const int want = ExpectedStatus(code, endpoint);
           CHECK(err.status == want);
+          CHECK(err.www_authenticate.empty());  // OSB 401s keep their existing shape
 
           const rapidjson::Document body = ParseBody(err.body);
           REQUIRE_MESSAGE(!body.HasParseError(), err.body);
@@ -175,6 +181,81 @@ TEST_SUITE("http::ErrorMapping") {
         INFO("endpoint ", EndpointName(endpoint));
         const HttpError err = MapError(Status(code, ""), endpoint);
         const rapidjson::Document body = ParseBody(err.body);
+        REQUIRE_FALSE(body.HasParseError());
+        REQUIRE(body.HasMember("description"));
+        CHECK(body["description"].GetStringLength() > 0);
+      }
+    }
+  }
+
+  TEST_CASE("every code on the session endpoints maps to the OSB status with a named error") {
+    struct Want {
+      int status;
+      const char* error;
+    };
+    auto expected = [](Code code) -> Want {
+      switch (code) {
+        case Code::kInvalidArgument: return {400, "invalid_argument"};
+        case Code::kUnauthenticated: return {401, "unauthenticated"};
+        case Code::kPermissionDenied: return {403, "permission_denied"};
+        case Code::kNotFound: return {404, "not_found"};  // no session reported yet: never 410
+        case Code::kAlreadyExists: return {409, "already_exists"};
+        case Code::kOutOfRange: return {412, "out_of_range"};
+        case Code::kResourceExhausted: return {413, "resource_exhausted"};
+        case Code::kFailedPrecondition: return {422, "failed_precondition"};
+        case Code::kUnavailable:
+        case Code::kDeadlineExceeded: return {503, "unavailable"};
+        default: return {500, "internal"};
+      }
+    };
+    for (Endpoint endpoint : kSessionEndpoints) {
+      for (Code code : kErrorCodes) {
+        for (const std::string reason : {"", "ConcurrencyError"}) {
+          CAPTURE(base::CodeName(code));
+          INFO("endpoint ", EndpointName(endpoint));
+          CAPTURE(reason);
+          const HttpError err = MapError(Status(code, kSecretMessage, reason), endpoint);
+          const Want want = expected(code);
+          CHECK(err.status == want.status);
+          CHECK(err.status == ExpectedStatus(code, Endpoint::kGetBinding));  // the same status as OSB GETs
+
+          const rapidjson::Document body = ParseBody(err.body);
+          REQUIRE_MESSAGE(!body.HasParseError(), err.body);
+          REQUIRE(body.IsObject());
+          CHECK(body.MemberCount() == 2);
+          REQUIRE(body.HasMember("error"));
+          REQUIRE(body["error"].IsString());
+          CHECK(std::string(body["error"].GetString()) == want.error);
+          REQUIRE(body.HasMember("description"));
+          REQUIRE(body["description"].IsString());
+          CHECK(body["description"].GetStringLength() > 0);
+          if (want.status >= 500) {
+            CHECK(err.body.find("password") == std::string::npos);
+            CHECK(err.body.find("10.0.0.5") == std::string::npos);
+          } else {
+            CHECK(std::string(body["description"].GetString()) == kSecretMessage);
+          }
+
+          if (want.status == 401) {
+            if (endpoint == Endpoint::kSessionReport) {
+              CHECK(err.www_authenticate == R"(Bearer realm="ssh-access session")");
+            } else {
+              CHECK(err.www_authenticate == R"(Basic realm="ssh-access session", charset="UTF-8")");
+            }
+          } else {
+            CHECK(err.www_authenticate.empty());
+          }
+        }
+      }
+    }
+  }
+
+  TEST_CASE("the session endpoints give an empty message a non-empty description") {
+    for (Endpoint endpoint : kSessionEndpoints) {
+      for (Code code : kErrorCodes) {
+        CAPTURE(base::CodeName(code));
+        INFO("endpoint ", EndpointName(endpoint));
+        const rapidjson::Document body = ParseBody(MapError(Status(code, ""), endpoint).body);
         REQUIRE_FALSE(body.HasParseError());
         REQUIRE(body.HasMember("description"));
         CHECK(body["description"].GetStringLength() > 0);

@@ -57,6 +57,64 @@ TEST_SUITE("http::Prelude") {
     }
   }
 
+  TEST_CASE("DecodeBearerToken returns the token of a well-formed Bearer header only") {
+    struct Row {
+      std::string name;
+      std::optional<std::string> header;
+      std::optional<std::string> token;
+    };
+    const std::vector<Row> rows = {
+        {"hex token", std::string("Bearer 0123abcdef"), std::string("0123abcdef")},
+        {"scheme in lower case", std::string("bearer tok"), std::string("tok")},
+        {"scheme in upper case", std::string("BEARER tok"), std::string("tok")},
+        {"b64token characters", std::string("Bearer aZ09-._~+/=="), std::string("aZ09-._~+/==")},
+        {"no header", std::nullopt, std::nullopt},
+        {"empty header", std::string(), std::nullopt},
+        {"scheme only", std::string("Bearer"), std::nullopt},
+        {"scheme and space only", std::string("Bearer "), std::nullopt},
+        {"two spaces", std::string("Bearer  tok"), std::nullopt},
+        {"trailing space", std::string("Bearer tok "), std::nullopt},
+        {"space inside", std::string("Bearer to k"), std::nullopt},
+        {"padding only", std::string("Bearer =="), std::nullopt},
+        {"padding in the middle", std::string("Bearer a=b"), std::nullopt},
+        {"other characters", std::string("Bearer tok;x"), std::nullopt},
+        {"basic scheme", Basic("b1:key"), std::nullopt},
+        {"scheme without a space", std::string("Bearertok"), std::nullopt},
+    };
+    for (const Row& row : rows) {
+      CAPTURE(row.name);
+      CHECK(DecodeBearerToken(row.header) == row.token);
+    }
+  }
+
+  TEST_CASE("DecodeBasicAuth splits user and password at the first colon") {
+    struct Row {
+      std::string name;
+      std::optional<std::string> header;
+      bool ok;
+      std::string user;
+      std::string password;
+    };
+    const std::vector<Row> rows = {
+        {"plain", Basic("b-1:k3y"), true, "b-1", "k3y"},
+        {"scheme in lower case", "basic " + base::Base64Encode("b-1:k3y"), true, "b-1", "k3y"},
+        {"colon in the password", Basic("b-1:k:e:y"), true, "b-1", "k:e:y"},
+        {"empty password", Basic("b-1:"), true, "b-1", ""},
+        {"no colon", Basic("b-1"), false, "", ""},
+        {"not base64", std::string("Basic %%%"), false, "", ""},
+        {"bearer", std::string("Bearer abc"), false, "", ""},
+        {"no header", std::nullopt, false, "", ""},
+    };
+    for (const Row& row : rows) {
+      CAPTURE(row.name);
+      const auto got = DecodeBasicAuth(row.header);
+      REQUIRE(got.has_value() == row.ok);
+      if (!row.ok) continue;
+      CHECK(got->username == row.user);
+      CHECK(got->password == row.password);
+    }
+  }
+
   TEST_CASE("CheckBasicAuth splits at the first colon, so a password may contain colons") {
     const std::vector<BasicCredential> accepted = {{"broker", "pa:ss:word"}};
     CHECK(CheckBasicAuth(Basic("broker:pa:ss:word"), accepted).ok());

@@ -1,0 +1,135 @@
+#include "broker/cf/url.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace broker::cf {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool IsUnreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<ParsedUrl> ParseUrl(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  ParsedUrl out;
+  out.scheme = Lower(url.substr(0, scheme_end));
+  if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
+  std::string_view rest = url.substr(scheme_end + 3);
+  const std::size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  std::string_view tail = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  // Userinfo ends at the last '@' of the authority (RFC 3986; what curl and browsers do).
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
+
+  std::string_view host = authority;
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {  // IPv6 literal
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(0, close + 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port_text = after.substr(1);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port_text = authority.substr(colon + 1);
+  }
+  if (host.empty() || host.find_first_of(" \t\r\n\\") != std::string_view::npos) return std::nullopt;
+  out.host = Lower(host);
+  if (port_text.empty()) {
+    out.port = out.scheme == "https" ? 443 : 80;
+  } else {
+    if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(), ::isdigit)) return std::nullopt;
+    out.port = std::stoi(std::string(port_text));
+    if (out.port < 1 || out.port > 65535) return std::nullopt;
+  }
+  if (const std::size_t hash = tail.find('#'); hash != std::string_view::npos) tail = tail.substr(0, hash);
+  out.path_and_query = tail.empty() ? "/" : std::string(tail);
+  if (out.path_and_query.front() == '?') out.path_and_query.insert(0, "/");
+  return out;
+}
+
+std::optional<std::string> OriginOf(std::string_view url) {
+  const auto parsed = ParseUrl(url);
+  if (!parsed) return std::nullopt;
+  return parsed->scheme + "://" + parsed->host + ":" + std::to_string(parsed->port);
+}
+
+std::string PathForLog(std::string_view url) {
+  std::string_view path = url;
+  if (const std::size_t scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
+    const std::size_t slash = url.find_first_of("/?#", scheme_end + 3);
+    path = slash == std::string_view::npos ? std::string_view() : url.substr(slash);
+  }
+  return std::string(path.substr(0, path.find_first_of("?#")));
+}
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const unsigned char c : text) {
+    if (IsUnreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string PercentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      const int hi = HexValue(text[i + 1]);
+      const int lo = HexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += (plus_is_space && c == '+') ? ' ' : c;
+  }
+  return out;
+}
+
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& params) {
+  if (params.empty()) return "";
+  return "?" + FormEncode(params);
+}
+
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out += '&';
+    out += PercentEncode(name);
+    out += '=';
+    out += PercentEncode(value);
+  }
+  return out;
+}
+
+}  // namespace broker::cf

@@ -1,0 +1,117 @@
+// JobStore: the persistence port of the clone engine's worker (DESIGN.md §4): claim a job under a
+// lease, renew the lease, and write the job's progress, together with the binding and instance
+// rows it serves, in fenced transactions.
+//
+// The lease is the crash recovery: a claimed job has locked_by = the worker and locked_until =
+// now + lease; the worker renews it while it runs a step. A worker that dies stops renewing, the
+// lease expires, and any worker may claim the job again and re-run its current step (steps are
+// check-then-act, so the re-run adopts what the dead attempt made).
+//
+// Fencing: every write goes through Fenced(), which first locks the job row and checks that it is
+// still `running` and locked by this worker. When it is not (the lease expired and another worker
+// took it, or an unbind cancelled it) nothing is written and the result is kFailedPrecondition
+// with reason "lease_lost"; the worker must stop working on that job at once.
+//
+// Real implementation: store::PgStore (broker/store/pg_store.h). Thread-safe; a JobTx belongs to
+// the one thread running the Fenced() call.
+#ifndef BROKER_CLONE_JOB_STORE_H_
+#define BROKER_CLONE_JOB_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "broker/base/clock.h"
+#include "broker/base/result.h"
+#include "broker/base/status.h"
+#include "broker/osb/store.h"
+#include "broker/osb/types.h"
+
+namespace broker::clone {
+
+// The reason() of the Status a fenced write returns when the job is no longer this worker's.
+inline constexpr char kLeaseLost[] = "lease_lost";
+
+// Who holds a job: the fence of every write.
+struct Lease {
+  std::int64_t job_id = 0;
+  std::string worker_id;
+};
+
+// A job as claimed, with the binding it serves (read in the claim's transaction).
+struct ClaimedJob {
+  std::int64_t id = 0;
+  osb::JobKind kind = osb::JobKind::kClone;
+  std::string step;           // the step to run
+  std::string outputs_json;   // "{}" or what earlier steps checkpointed (never a secret)
+  int attempt = 0;            // attempts of `step` already used (retries, not waits)
+  int max_attempts = 10;
+  base::TimePoint deadline_at{};
+  base::TimePoint created_at{};
+  osb::Binding binding;       // credentials decrypted; may be a tombstone
+};
+
+// The job row's new state, written by Fenced() after its function returns OK.
+struct JobUpdate {
+  enum class Status {
+    kRunning,    // keep the lease: the worker goes on with `step` now
+    kRetryable,  // release the lease: claimable again at run_at
+    kCompleted,  // finished
+    kFailed,     // finished, failed (the binding carries the user-safe description)
+  };
+  Status status = Status::kRunning;
+  std::string step;
+  std::string outputs_json = "{}";
+  int attempt = 0;
+  base::TimePoint run_at{};   // kRetryable
+  std::string last_error;     // operator text for the jobs row; never a secret
+};
+
+// A fenced transaction: the osb::StoreTx for binding / instance rows, plus the job's own update
+// and follow-up jobs.
+class JobTx {
+ public:
+  virtual ~JobTx() = default;
+  // Rows other than the job's, under the same transaction (LockBinding, UpdateBinding,
+  // LockInstance, UpdateInstance, LockLiveBindings, EnqueueJob, RecordEvent, ...).
+  virtual osb::StoreTx& store() = 0;
+  // What the job row becomes when the function returns OK. Preset from the job row as it is
+  // (status kRunning, its step, outputs and attempt; last_error empty).
+  virtual JobUpdate& job() = 0;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Claims the job that has waited longest among those that are runnable now: status
+  // 'available' or 'retryable' with run_at <= now, or 'running' with an expired lease (a dead
+  // worker's; its attempt is not counted again). The claim sets status 'running', locked_by =
+  // worker_id, locked_until = now + lease, in one statement (FOR UPDATE SKIP LOCKED), so two
+  // workers never hold one job. nullopt when nothing is runnable.
+  virtual base::Result<std::optional<ClaimedJob>> Claim(const std::string& worker_id,
+                                                        std::chrono::milliseconds lease) = 0;
+
+  // Extends the lease to now + `lease`. kFailedPrecondition (reason kLeaseLost) when the job is
+  // no longer running under this worker.
+  virtual base::Status Renew(const Lease& lease, std::chrono::milliseconds duration) = 0;
+
+  // Runs `fn` in a transaction that holds the job row locked after checking the fence, then
+  // writes tx.job() to the job row (releasing the lease unless the status stays kRunning) and
+  // commits. Nothing is written when `fn` fails (its Status is returned) or the fence does not
+  // hold (kFailedPrecondition, reason kLeaseLost). Like osb::Store::InTransaction, `fn` may be
+  // run again after a lost race, so it must reset whatever it captures. The binding and job rows
+  // are locked before `fn` runs (binding first, as osb::Broker does); `fn` must not lock the
+  // instance row (deprovision locks instance then bindings: the opposite order deadlocks).
+  virtual base::Status Fenced(const Lease& lease, const std::function<base::Status(JobTx&)>& fn) = 0;
+
+  // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
+  virtual base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) = 0;
+};
+
+}  // namespace broker::clone
+
+#endif  // BROKER_CLONE_JOB_STORE_H_

@@ -1,0 +1,101 @@
+// The step functions of the clone and teardown jobs (DESIGN.md §5, cloud-controller.md §2.2 and
+// §2.4): one function per step name of state_machine.h, each idempotent and check-then-act, so a
+// step re-run after a crash, a lost lease or a retry adopts what the earlier attempt made
+// (the clone is found by its label, created bindings by their service instance, jobs by the
+// guids checkpointed in the job's outputs).
+//
+// A step reads the job (its binding and the outputs earlier steps checkpointed), calls the Cloud
+// Controller, records what it learnt in `outputs`, and returns a StepOutcome; the worker applies
+// the state machine's decision and checkpoints the outputs. Outputs never hold a secret: the
+// source app's environment variables are read again by the step that creates the clone, and
+// only the hash of the clone's session token is stored (on the binding).
+//
+// User-facing descriptions (StepOutcome::Fail) say what went wrong and what the developer can do;
+// Cloud Controller's own text goes to the `clone` log only.
+//
+// Thread-compatible: a StepContext belongs to the one worker thread running the job.
+#ifndef BROKER_CLONE_STEPS_H_
+#define BROKER_CLONE_STEPS_H_
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/clock.h"
+#include "broker/base/status.h"
+#include "broker/clone/cloud_controller.h"
+#include "broker/clone/job_store.h"
+#include "broker/clone/state_machine.h"
+
+namespace broker::clone {
+
+// The shell command the clone's web process runs instead of the app: fetch the bootstrap from the
+// broker (curl, else wget) and run it. The bootstrap itself is served by the broker (issue: the
+// ssh session); it reads the SSH_ACCESS_* variables the clone is created with.
+inline constexpr char kDefaultBootstrapCommand[] =
+    "u=\"$SSH_ACCESS_BROKER_URL/ssh-access/v1/bootstrap\"; f=\"${TMPDIR:-/tmp}/ssh-access-bootstrap\"; "
+    "{ curl -fsSL --retry 5 -o \"$f\" \"$u\" || wget -q -O \"$f\" \"$u\"; } && exec bash \"$f\"";
+
+// Operator settings the steps need (from config::Config).
+struct EngineSettings {
+  std::string public_url;                    // BROKER_PUBLIC_URL: what clones call back to
+  std::string label_prefix = "ssh-access";   // prefix of the clone's label keys
+  std::string broker_name = "ssh-access";    // CF_BROKER_NAME: this broker as registered in CC
+  std::string bootstrap_command = kDefaultBootstrapCommand;
+  int max_memory_mb = 0;                     // CLONE_MAX_MEMORY_MB; 0 = the plan's cap only
+  int ttl_minutes = 0;                       // CLONE_TTL; 0 = the plan's default
+  std::string tmate_server_host;             // handed to the clone's environment
+  int tmate_server_port = 22;
+  std::string tmate_ed25519_fingerprint;
+  std::string tmate_rsa_fingerprint;
+  std::chrono::milliseconds poll_interval{2000};  // between looks at a copying droplet, a job, stats
+  int crash_log_lines = 10;                  // log lines quoted when the clone crashes
+};
+
+// Label keys on every clone.
+std::string BindingLabel(const EngineSettings& s);     // "<prefix>/binding-guid"
+std::string ManagedByLabel(const EngineSettings& s);   // "<prefix>/managed-by" = "ssh-access"
+
+// Everything a step may use. `fenced` runs a transaction under the job's lease (JobStore::Fenced);
+// steps use it to persist what must be durable before a Cloud Controller call (the session token
+// hash) or between two calls of one step (each created binding).
+struct StepContext {
+  const ClaimedJob& job;
+  rapidjson::Document& outputs;  // an object; the worker checkpoints it after the step
+  CloudController& cc;
+  const EngineSettings& settings;
+  const base::Clock& clock;
+  std::function<base::Status(const std::function<base::Status(JobTx&)>&)> fenced;
+  // Reads the binding as it is now (the session report arrives on another thread).
+  std::function<base::Result<std::optional<osb::Binding>>()> read_binding;
+};
+
+// Runs step `name` of the job's kind. An unknown name is a kFail outcome.
+StepOutcome RunStep(std::string_view name, StepContext& ctx);
+
+// The credentials of a succeeded bind: `session_credentials_json` (what the clone reported:
+// ssh_command, host, ...) plus clone_app_name, clone_app_guid, expires_at, session_url and
+// skipped_services from the job's outputs. Returns JSON text.
+std::string AssembleCredentials(const std::string& session_credentials_json, const rapidjson::Value& outputs,
+                                const std::string& session_url, base::TimePoint expires_at);
+
+// The clone's lifetime in minutes: the bind parameter ttl_minutes, else the operator's CLONE_TTL,
+// else the plan's default; never above the plan's maximum.
+int CloneTtlMinutes(const osb::Binding& binding, const EngineSettings& settings);
+
+// A log line made fit to show a developer: anything that looks like a token or a credential
+// (long runs of token characters, user@host pairs, key=value secrets) is replaced, and the line is
+// cut to `max_chars`.
+std::string RedactLogLine(std::string_view line, std::size_t max_chars = 200);
+
+// The clone's name for a source app: "<app>-ssh" (attempt 0) or "<app>-ssh-<first 8 of binding id>"
+// (attempt 1), the app part shortened so the result fits CC's 255 characters.
+std::string CloneName(const std::string& source_name, const std::string& binding_id, int attempt);
+
+}  // namespace broker::clone
+
+#endif  // BROKER_CLONE_STEPS_H_

@@ -1,0 +1,97 @@
+// Worker: the clone engine's job runner (DESIGN.md §4; river / graphile-worker style).
+//
+// N threads per broker process each loop: claim a runnable job (JobStore::Claim, FOR UPDATE SKIP
+// LOCKED under a lease), run its current step (steps.h), ask the state machine what that means
+// (state_machine.h), and write the decision in one fenced transaction: advance (checkpoint the
+// outputs and go on at once), run again / retry later (release the lease until run_at), complete
+// or fail the job together with the binding it serves. A heartbeat thread renews the lease of
+// every job in progress every lease/3; a job whose lease cannot be renewed (another worker took
+// it after an outage, or an unbind cancelled it) is abandoned at its next write.
+//
+// Outcomes written with the job:
+//   clone completes   -> binding succeeded, credentials = the reported session + clone facts +
+//                        session_url (its key stored hashed), expires_at set;
+//   clone fails       -> binding failed with the user-safe description, and a teardown job is
+//                        enqueued to remove whatever part of the clone exists;
+//   teardown completes-> the binding becomes a tombstone when the teardown was its unbind;
+//   teardown fails    -> the unbind fails with the description (the platform may send it again).
+// A job whose binding has moved on (its operation_id is another job's) finishes without touching
+// the binding.
+//
+// Stop() (SIGTERM): no new claims; each thread finishes the step it is running, writes its
+// outcome and releases the lease (the job is claimable again at once), then exits.
+//
+// Any number of broker processes may run workers on one database. Thread-safe.
+#ifndef BROKER_CLONE_WORKER_H_
+#define BROKER_CLONE_WORKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/base/clock.h"
+#include "broker/clone/cloud_controller.h"
+#include "broker/clone/job_store.h"
+#include "broker/clone/steps.h"
+
+namespace broker::clone {
+
+struct WorkerOptions {
+  int threads = 2;                                 // WORKER_THREADS; 0 = no worker
+  std::string worker_id;                           // unique per process, e.g. "<host>:<pid>:<random>"
+  std::chrono::milliseconds lease{30'000};         // a claim's lifetime without renewal
+  std::chrono::milliseconds idle_poll{500};        // how long an idle thread waits before claiming again
+};
+
+class Worker {
+ public:
+  // Every reference must outlive the worker.
+  Worker(JobStore& store, CloudController& cc, const EngineSettings& settings, const base::Clock& clock,
+         WorkerOptions options);
+  ~Worker();  // Stop()s
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the threads (no-op when options.threads is 0).
+  void Start();
+  // Wakes idle threads so they claim at once (e.g. after a bind enqueued a job).
+  void Notify();
+  // As the file comment says; returns when every thread has exited. Idempotent.
+  void Stop();
+
+  // Runs at most one step of one claimable job on the calling thread; false when none was
+  // runnable. For tests and tools that drive the engine step by step.
+  bool RunOnce();
+
+ private:
+  void Loop(int index);
+  void Heartbeat();
+  // Runs the claimed job step after step until it leaves this worker.
+  void Run(ClaimedJob job, const std::string& owner, bool single_step);
+  const std::string& Id(int index) const { return ids_[static_cast<std::size_t>(index)]; }
+
+  JobStore& store_;
+  CloudController& cc_;
+  const EngineSettings& settings_;
+  const base::Clock& clock_;
+  const WorkerOptions options_;
+  std::vector<std::string> ids_;  // worker id per thread: "<worker_id>/<n>"
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;              // guarded by mu_
+  std::set<std::pair<std::int64_t, std::string>> running_;  // guarded by mu_: leases to renew
+  std::atomic<bool> stop_flag_{false};
+  std::vector<std::thread> threads_;
+  std::thread heartbeat_;
+};
+
+}  // namespace broker::clone
+
+#endif  // BROKER_CLONE_WORKER_H_

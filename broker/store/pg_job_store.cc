@@ -1,0 +1,264 @@
+// PgStore's clone::JobStore side: claim, renew and fenced writes on the `jobs` table.
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "broker/osb/json_util.h"
+#include "broker/store/pg_store.h"
+#include "broker/store/pg_tx.h"
+
+namespace broker::store {
+namespace {
+
+using base::Result;
+using base::Status;
+using internal::Log;
+
+// "$n as a duration in milliseconds".
+std::string MillisParam(int n) {
+  return "($" + std::to_string(n) + "::bigint * interval '1 millisecond')";
+}
+
+// One statement: the runnable row that has waited longest, taken under a lease. The subquery's
+// FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being taken; in READ
+// COMMITTED a row that was taken and committed meanwhile is re-checked against the WHERE clause
+// (no longer runnable) and skipped too.
+const std::string& ClaimSql() {
+  static const std::string sql =
+      "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = now() + " +
+      MillisParam(2) +
+      ", updated_at = now() "
+      "WHERE id = (SELECT id FROM jobs "
+      "WHERE (status IN ('available', 'retryable') AND run_at <= now()) "
+      "OR (status = 'running' AND locked_until < now()) "
+      "ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+      "RETURNING id, binding_id, kind, step, outputs::text, attempt, max_attempts, " +
+      internal::TsColumn("deadline_at") + ", " + internal::TsColumn("created_at");
+  return sql;
+}
+
+const std::string& RenewSql() {
+  static const std::string sql = "UPDATE jobs SET locked_until = now() + " + MillisParam(3) +
+                                 ", updated_at = now() "
+                                 "WHERE id = $1 AND locked_by = $2 AND status = 'running'";
+  return sql;
+}
+
+// The job's binding row first, then the job row: the order osb::Broker takes them (an unbind
+// locks the binding, then cancels its jobs), so a fenced write racing an unbind waits for it
+// instead of deadlocking. A job's binding_id never changes.
+const std::string& LockJobBindingSql() {
+  static const std::string sql =
+      "SELECT id FROM service_bindings WHERE id = (SELECT binding_id FROM jobs WHERE id = $1) "
+      "FOR UPDATE";
+  return sql;
+}
+
+const std::string& LockJobSql() {
+  static const std::string sql =
+      "SELECT status, locked_by, step, outputs::text, attempt FROM jobs WHERE id = $1 FOR UPDATE";
+  return sql;
+}
+
+// $1 id, $2 worker, $3 status, $4 step, $5 outputs, $6 attempt, $7 last_error, $8 run_at.
+// The fence is repeated in the WHERE clause; the row is locked by the same transaction, so it
+// matches unless the row changed under a broken lock discipline (then: zero rows, kInternal).
+const std::string& WriteJobSql() {
+  static const std::string sql =
+      "UPDATE jobs SET status = $3::text, step = $4, outputs = $5::jsonb, attempt = $6::int, "
+      "last_error = $7, "
+      "run_at = CASE WHEN $3::text = 'retryable' THEN " +
+      internal::TsParam(8) +
+      " ELSE run_at END, "
+      "locked_by = CASE WHEN $3::text = 'running' THEN locked_by END, "
+      "locked_until = CASE WHEN $3::text = 'running' THEN locked_until END, "
+      "finalized_at = CASE WHEN $3::text IN ('completed', 'failed') THEN now() END, "
+      "updated_at = now() "
+      "WHERE id = $1 AND locked_by = $2 AND status = 'running'";
+  return sql;
+}
+
+std::string_view JobStatusWord(clone::JobUpdate::Status s) {
+  switch (s) {
+    case clone::JobUpdate::Status::kRunning:
+      return "running";
+    case clone::JobUpdate::Status::kRetryable:
+      return "retryable";
+    case clone::JobUpdate::Status::kCompleted:
+      return "completed";
+    case clone::JobUpdate::Status::kFailed:
+      return "failed";
+  }
+  return "running";
+}
+
+// jsonb text ("{"a": 1}") -> canonical JSON text ("{"a":1}"); nullopt when it does not parse.
+std::optional<std::string> CanonicalOutputs(std::string_view jsonb_text) {
+  auto doc = osb::ParseJson(jsonb_text, "job outputs");
+  if (!doc.ok()) return std::nullopt;
+  return osb::CanonicalJson(*doc);
+}
+
+Status LeaseLost(const clone::Lease& lease, std::string_view why) {
+  Log()->info("store.lease_lost job_id={} worker_id={} why={}", lease.job_id, lease.worker_id,
+              why);
+  return Status::FailedPrecondition("job " + std::to_string(lease.job_id) +
+                                        " is no longer held by this worker",
+                                    clone::kLeaseLost);
+}
+
+class PgJobTx final : public clone::JobTx {
+ public:
+  PgJobTx(PgConnection& conn, const KeyRing& keys, clone::JobUpdate preset)
+      : store_(conn, keys), job_(std::move(preset)) {}
+
+  osb::StoreTx& store() override { return store_; }
+  clone::JobUpdate& job() override { return job_; }
+
+ private:
+  internal::PgStoreTx store_;
+  clone::JobUpdate job_;
+};
+
+// Locks the job's binding and job rows and checks the fence; the job as preset for
+// JobTx::job() when it holds.
+Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& lease) {
+  BROKER_RETURN_IF_ERROR(
+      conn.Exec("lock job binding", LockJobBindingSql(), {PgParam::Int(lease.job_id)}).status());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("lock job", LockJobSql(),
+                                                 {PgParam::Int(lease.job_id)}));
+  if (rows.size() == 0) return LeaseLost(lease, "no such job");
+  if (rows.Get(0, 0) != "running") return LeaseLost(lease, rows.Get(0, 0));
+  if (rows.IsNull(0, 1) || rows.Get(0, 1) != lease.worker_id)
+    return LeaseLost(lease, "claimed by another worker");
+  clone::JobUpdate job;
+  job.status = clone::JobUpdate::Status::kRunning;
+  job.step = rows.Get(0, 2);
+  const auto outputs = CanonicalOutputs(rows.Get(0, 3));
+  const auto attempt = internal::ParseInt(rows.Get(0, 4));
+  if (!outputs) return internal::Undecodable("jobs", std::to_string(lease.job_id), "outputs");
+  if (!attempt) return internal::Undecodable("jobs", std::to_string(lease.job_id), "attempt");
+  job.outputs_json = *outputs;
+  job.attempt = static_cast<int>(*attempt);
+  return job;
+}
+
+Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
+  auto outputs = osb::ParseJson(job.outputs_json, "job outputs");
+  if (!outputs.ok()) return outputs.status();
+  if (!outputs->IsObject()) return Status::InvalidArgument("job outputs must be a JSON object");
+  BROKER_ASSIGN_OR_RETURN(
+      PgRows rows,
+      conn.Exec("write job", WriteJobSql(),
+                {PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id),
+                 PgParam::Text(std::string(JobStatusWord(job.status))), PgParam::Text(job.step),
+                 PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
+                 PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))}));
+  if (rows.affected() != 1) {
+    Log()->error("store.job_write_unfenced job_id={} worker_id={}", lease.job_id, lease.worker_id);
+    return Status::Internal("database error");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<clone::ClaimedJob>> PgStore::Claim(const std::string& worker_id,
+                                                        std::chrono::milliseconds lease) {
+  if (worker_id.empty()) return Status::InvalidArgument("worker id is empty");
+  if (lease < std::chrono::milliseconds(1)) return Status::InvalidArgument("lease is below 1 ms");
+
+  std::optional<PgRows> job_rows;
+  std::optional<PgRows> binding_rows;
+  BROKER_RETURN_IF_ERROR(internal::RunTransaction(
+      pool_, kMaxAttempts, "claim", [&](PgConnection& conn) -> Status {
+        job_rows.reset();
+        binding_rows.reset();
+        BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("claim job", ClaimSql(),
+                                                       {PgParam::Text(worker_id),
+                                                        PgParam::Int(lease.count())}));
+        if (rows.size() == 0) return Status::Ok();
+        const std::string binding_id(rows.Get(0, 1));
+        job_rows.emplace(std::move(rows));
+        BROKER_ASSIGN_OR_RETURN(PgRows binding, conn.Exec("read claimed binding",
+                                                          internal::SelectBindingSql(),
+                                                          {PgParam::Text(binding_id)}));
+        binding_rows.emplace(std::move(binding));
+        return Status::Ok();
+      }));
+  if (!job_rows) return std::optional<clone::ClaimedJob>();
+
+  // Committed: the job is ours until the lease expires, whatever the decoding below finds.
+  const PgRows& j = *job_rows;
+  clone::ClaimedJob job;
+  const auto id = internal::ParseInt(j.Get(0, 0));
+  if (!id) return internal::Undecodable("jobs", j.Get(0, 1), "id");
+  job.id = *id;
+  const std::string id_text = std::to_string(job.id);
+  const auto kind = osb::ParseJobKind(j.Get(0, 2));
+  if (!kind) return internal::Undecodable("jobs", id_text, "kind");
+  job.kind = *kind;
+  job.step = j.Get(0, 3);
+  const auto outputs = CanonicalOutputs(j.Get(0, 4));
+  if (!outputs) return internal::Undecodable("jobs", id_text, "outputs");
+  job.outputs_json = *outputs;
+  const auto attempt = internal::ParseInt(j.Get(0, 5));
+  const auto max_attempts = internal::ParseInt(j.Get(0, 6));
+  const auto deadline = internal::ParseInt(j.Get(0, 7));
+  const auto created = internal::ParseInt(j.Get(0, 8));
+  if (!attempt || !max_attempts || !deadline || !created)
+    return internal::Undecodable("jobs", id_text, "attempt/max_attempts/deadline_at/created_at");
+  job.attempt = static_cast<int>(*attempt);
+  job.max_attempts = static_cast<int>(*max_attempts);
+  job.deadline_at = internal::FromMillis(*deadline);
+  job.created_at = internal::FromMillis(*created);
+
+  if (!binding_rows || binding_rows->size() != 1)
+    return internal::Undecodable("jobs", id_text, "binding_id");
+  auto binding = internal::DecodeBinding(keys_, *binding_rows, 0);
+  if (!binding.ok()) {
+    Log()->error("store.claimed_binding_unreadable job_id={} binding_id={} worker_id={} code={}",
+                 job.id, j.Get(0, 1), worker_id, base::CodeName(binding.status().code()));
+    return binding.status();
+  }
+  job.binding = std::move(binding).value();
+  Log()->debug("store.job_claimed job_id={} binding_id={} kind={} step={} worker_id={}", job.id,
+               job.binding.id, osb::JobKindName(job.kind), job.step, worker_id);
+  return std::optional<clone::ClaimedJob>(std::move(job));
+}
+
+Status PgStore::Renew(const clone::Lease& lease, std::chrono::milliseconds duration) {
+  if (duration < std::chrono::milliseconds(1))
+    return Status::InvalidArgument("lease is below 1 ms");
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn->Exec("renew lease", RenewSql(),
+                                                  {PgParam::Int(lease.job_id),
+                                                   PgParam::Text(lease.worker_id),
+                                                   PgParam::Int(duration.count())}));
+  if (rows.affected() == 0) return LeaseLost(lease, "renew found no running job under the lease");
+  return Status::Ok();
+}
+
+Status PgStore::Fenced(const clone::Lease& lease,
+                       const std::function<Status(clone::JobTx&)>& fn) {
+  return internal::RunTransaction(pool_, kMaxAttempts, "fenced", [&](PgConnection& conn) {
+    BROKER_ASSIGN_OR_RETURN(clone::JobUpdate preset, LockFencedJob(conn, lease));
+    PgJobTx tx(conn, keys_, std::move(preset));
+    BROKER_RETURN_IF_ERROR(fn(tx));
+    if (conn.InFailedTransaction()) {
+      Log()->error("store.transaction_error_ignored what=fenced job_id={}", lease.job_id);
+      return Status::Internal("database error");
+    }
+    return WriteJob(conn, lease, tx.job());
+  });
+}
+
+Result<std::optional<osb::Binding>> PgStore::ReadBinding(std::string_view binding_id) {
+  return GetBinding(binding_id);
+}
+
+}  // namespace broker::store

@@ -1,0 +1,575 @@
+// The clone engine end to end (cloud-controller.md §6.3): the real broker binary, its worker and
+// its libcurl Cloud Controller client against the fake Cloud Controller over HTTP, driven through
+// the OSB API as the platform drives it (bind -> 202 -> poll last_operation -> GET binding), with
+// assertions on the fake's request journal and state.
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/broker_process.h"
+#include "tests/support/fake_cloud_controller.h"
+#include "tests/support/http_client.h"
+#include "tests/support/osb_fixtures.h"
+#include "tests/support/test_database.h"
+
+namespace broker::testing {
+namespace {
+
+using Fake = FakeCloudController;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kInstance[] = "11111111-aaaa-4bbb-8ccc-000000000001";
+constexpr char kTmateToken[] = "Xk9fQ2mZ7aP4rT8wYb3nC6vD1";
+constexpr char kTmateRoToken[] = "ro0Xk9fQ2mZ7aP4rT8wYb3nC6";
+constexpr char kSshCommand[] = "ssh -p2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com";
+// The broker hands the command back in one normal form.
+constexpr char kSshCommandNormal[] = "ssh -p 2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com";
+constexpr char kLabelKey[] = "ssh-access/binding-guid";
+
+std::string BindingId(int n) {
+  char buf[64];
+  // The first 8 characters differ per binding: they make the clone's fallback name.
+  std::snprintf(buf, sizeof buf, "%08x-bbbb-4ccc-8ddd-%012d", static_cast<unsigned>(n) * 2654435761u, n);
+  return buf;
+}
+
+// What the clone's bootstrap would do once tmate is connected: POST the ssh pair to the broker
+// with the token from its environment (the fake does it when the clone reaches RUNNING).
+Fake::SessionReport ContainerReport() {
+  Fake::SessionReport r;
+  r.url = "{env:SSH_ACCESS_SESSION_URL}";
+  r.bearer_token = "{env:SSH_ACCESS_SESSION_TOKEN}";
+  r.body = std::string(R"({"ssh_command":")") + kSshCommand +
+           R"(","ssh_command_read_only":"ssh -p2222 )" + kTmateRoToken + R"(@tmate.example.com"})";
+  return r;
+}
+
+// A fake foundation (the demo: spring-music with two managed bindings and one user-provided, an
+// unbound instance of our own offering) and one broker process wired to it.
+class CloneTest {
+ public:
+  explicit CloneTest(const std::function<void(Fake&)>& prepare = {}, const EnvOverrides& extra = {}) {
+    fake.Start();
+    demo = fake.SeedDemoFoundation();
+    Fake::Knobs k = fake.knobs();
+    k.session_report = ContainerReport();
+    fake.SetKnobs(k);
+    if (prepare) prepare(fake);
+    broker = StartBroker(extra);
+    http = std::make_unique<HttpClient>(broker->base_url(), broker->username(), broker->password());
+  }
+
+  std::unique_ptr<BrokerProcess> StartBroker(const EnvOverrides& extra = {}) {
+    const int port = FreeLoopbackPort();
+    EnvOverrides env = {
+        {"PORT", std::to_string(port)},
+        {"BROKER_PUBLIC_URL", "http://127.0.0.1:" + std::to_string(port)},
+        {"CF_API_URL", fake.base_url()},
+        {"CF_CLIENT_ID", demo.client_id},
+        {"CF_CLIENT_SECRET", demo.client_secret},
+        {"CF_BROKER_NAME", "ssh-access-broker"},
+        {"WORKER_THREADS", "4"},
+        {"WORKER_LEASE_MS", "2000"},
+        {"CLONE_POLL_INTERVAL_MS", "20"},
+        {"TMATE_SERVER_HOST", "tmate.example.com"},
+        {"TMATE_SERVER_PORT", "2222"},
+    };
+    if (broker) {  // a second process on the same database shares the first one's secrets
+      env["SECURITY_USER_NAME"] = broker->username();
+      env["SECURITY_USER_PASSWORD"] = broker->password();
+      env["BROKER_ENCRYPTION_KEY"] = broker->encryption_key();
+    }
+    for (const auto& [k, v] : extra) env[k] = v;
+    return std::make_unique<BrokerProcess>(db.url(), env);
+  }
+
+  Response Send(const Request& r) const { return http->Send(r); }
+
+  void Provision() {
+    Request r;
+    r.method = "PUT";
+    r.path = InstancePath(kInstance);
+    r.body = ProvisionBody();
+    const Response resp = Send(r);
+    REQUIRE_MESSAGE(resp.status == 201, resp.Describe());
+  }
+
+  Response Bind(const std::string& bid, const std::string& app_guid, const std::string& params = "") const {
+    Request r;
+    r.method = "PUT";
+    r.path = BindingPath(kInstance, bid, "accepts_incomplete=true");
+    r.body = BindBody(kStandardPlanId, app_guid, params);
+    return Send(r);
+  }
+
+  Response Unbind(const std::string& bid) const {
+    Request r;
+    r.method = "DELETE";
+    r.path = BindingPath(kInstance, bid, kAsyncUnbindQuery);
+    return Send(r);
+  }
+
+  // Polls last_operation until it is no longer "in progress"; returns the final body.
+  rapidjson::Document AwaitOperation(const std::string& bid, const std::string& operation,
+                                     milliseconds timeout = milliseconds(45000)) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      Request r;
+      r.path = BindingLastOperationPath(kInstance, bid, "operation=" + operation);
+      const Response resp = Send(r);
+      if (resp.status == 410) {
+        rapidjson::Document gone;
+        gone.Parse(R"({"state":"gone"})");
+        return gone;
+      }
+      REQUIRE_MESSAGE(resp.status == 200, resp.Describe());
+      rapidjson::Document d = ParseJson(resp.body);
+      const auto state = StringMember(d, "state");
+      REQUIRE(state.has_value());
+      if (*state != "in progress") return d;
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until,
+                      "still in progress after the timeout; broker log tail:\n" << broker->LogTail(60));
+      std::this_thread::sleep_for(milliseconds(25));
+    }
+  }
+
+  // Binds, REQUIREs 202 and waits for the outcome; returns last_operation's final body.
+  rapidjson::Document BindAndWait(const std::string& bid, const std::string& app_guid,
+                                  const std::string& params = "") {
+    const Response r = Bind(bid, app_guid, params);
+    REQUIRE_MESSAGE(r.status == 202, r.Describe());
+    return AwaitOperation(bid, OperationOf(r));
+  }
+
+  rapidjson::Document UnbindAndWait(const std::string& bid) {
+    const Response r = Unbind(bid);
+    REQUIRE_MESSAGE(r.status == 202, r.Describe());
+    return AwaitOperation(bid, OperationOf(r));
+  }
+
+  rapidjson::Document Credentials(const std::string& bid) const {
+    Request r;
+    r.path = BindingPath(kInstance, bid);
+    const Response resp = Send(r);
+    REQUIRE_MESSAGE(resp.status == 200, resp.Describe());
+    rapidjson::Document d = ParseJson(resp.body);
+    REQUIRE(HasMember(d, "credentials"));
+    rapidjson::Document c;
+    c.CopyFrom(d["credentials"], c.GetAllocator());
+    return c;
+  }
+
+  std::vector<Fake::AppView> ClonesOf(const std::string& bid) const {
+    return fake.AppsWithLabel(std::string(kLabelKey) + "=" + bid);
+  }
+  std::vector<Fake::AppView> AllClones() const { return fake.AppsWithLabel("ssh-access/managed-by"); }
+
+  // Waits until the fake holds no clone for the binding (cleanup runs after a failure).
+  bool AwaitNoClone(const std::string& bid, milliseconds timeout = milliseconds(20000)) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (ClonesOf(bid).empty()) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
+
+  // The description of a failed operation.
+  static std::string Description(const rapidjson::Document& op) {
+    return StringMember(op, "description").value_or("");
+  }
+  static std::string State(const rapidjson::Document& op) { return StringMember(op, "state").value_or(""); }
+
+  Fake fake;
+  Fake::DemoFoundation demo;
+  TestDatabase db;
+  std::unique_ptr<BrokerProcess> broker;
+  std::unique_ptr<HttpClient> http;
+};
+
+// Index of the first journal entry matching method and route (or path glob) at or after `from`.
+std::ptrdiff_t IndexOf(const std::vector<Fake::JournalEntry>& journal, const std::string& method,
+                       const std::string& route, std::size_t from = 0) {
+  for (std::size_t i = from; i < journal.size(); ++i) {
+    if (journal[i].method == method && (journal[i].route == route || journal[i].path == route)) {
+      return static_cast<std::ptrdiff_t>(i);
+    }
+  }
+  return -1;
+}
+
+TEST_SUITE("clone::Engine") {
+  TEST_CASE("bind clones a buildpack app with its bindings, and the credentials carry the reported session") {
+    CloneTest t;
+    t.Provision();
+    const std::string bid = BindingId(1);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid, R"({"memory_mb":512})");
+    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op), "\n", t.broker->LogTail(60));
+
+    // The clone: one app, found by its label, named <app>-ssh, same lifecycle, source env kept.
+    const auto clones = t.ClonesOf(bid);
+    REQUIRE(clones.size() == 1);
+    const auto& clone = clones.front();
+    CHECK(clone.name == "spring-music-ssh");
+    CHECK(clone.state == "STARTED");
+    CHECK(clone.lifecycle == Fake::Lifecycle::kBuildpack);
+    CHECK(clone.space_guid == t.fake.App(t.demo.app_guid)->space_guid);
+    CHECK(clone.labels.at("ssh-access/instance-guid") == kInstance);
+    CHECK(clone.labels.at("ssh-access/source-app-guid") == t.demo.app_guid);
+    CHECK(clone.env.count("SSH_ACCESS_SESSION_TOKEN") == 1);
+    const auto source = t.fake.App(t.demo.app_guid);
+    REQUIRE(source.has_value());
+    for (const auto& [k, v] : source->env) CHECK(clone.env.at(k) == v);
+    CHECK_FALSE(clone.current_droplet_guid.empty());
+    CHECK(clone.current_droplet_guid != t.fake.App(t.demo.app_guid)->current_droplet_guid);
+
+    // Web process: the bootstrap, a process health check, memory capped by memory_mb.
+    const auto web = t.fake.ProcessOf(clone.guid);
+    REQUIRE(web.has_value());
+    CHECK(web->command.value_or("").find("ssh-access/v1/bootstrap") != std::string::npos);
+    CHECK(web->health_check_type == "process");
+    CHECK(web->memory_in_mb == 512);
+    CHECK(web->instances == 1);
+
+    // Bindings: the source's three, never our own offering's instance.
+    const auto bindings = t.fake.BindingsOfApp(clone.guid);
+    std::set<std::string> bound;
+    for (const auto& b : bindings) bound.insert(b.service_instance_guid);
+    CHECK(bound == std::set<std::string>{t.demo.mysql_instance_guid, t.demo.redis_instance_guid,
+                                         t.demo.ups_instance_guid});
+
+    // Journal: labels in the create call, health check patched before the start, our own
+    // instance never bound, and a bounded number of calls.
+    const auto journal = t.fake.Journal();
+    const auto create = IndexOf(journal, "POST", "/v3/apps");
+    REQUIRE(create >= 0);
+    CHECK(journal[static_cast<std::size_t>(create)].body.find(std::string(kLabelKey)) != std::string::npos);
+    const auto patch = IndexOf(journal, "PATCH", "/v3/processes/:guid");
+    const auto start = IndexOf(journal, "POST", "/v3/apps/:guid/actions/start");
+    REQUIRE(patch >= 0);
+    REQUIRE(start >= 0);
+    CHECK(patch < start);
+    for (const auto& e : t.fake.Calls("POST", "/v3/service_credential_bindings")) {
+      CHECK(e.body.find(t.demo.ssh_instance_guid) == std::string::npos);
+      CHECK(e.body.find(kInstance) == std::string::npos);
+    }
+    int non_poll = 0;
+    for (const auto& e : journal) {
+      const bool poll = e.method == "GET" && (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" ||
+                                              e.route == "/v3/processes/:guid/stats");
+      if (!poll && e.path.rfind("/v3", 0) == 0) ++non_poll;
+    }
+    CHECK(non_poll <= 25);
+
+    // Credentials: the reported session plus the clone's facts.
+    const auto creds = t.Credentials(bid);
+    CHECK(StringMember(creds, "ssh_command") == std::optional<std::string>(kSshCommandNormal));
+    CHECK(StringMember(creds, "host") == std::optional<std::string>("tmate.example.com"));
+    CHECK(StringMember(creds, "username") == std::optional<std::string>(kTmateToken));
+    CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
+    CHECK(StringMember(creds, "clone_app_guid") == std::optional<std::string>(clone.guid));
+    CHECK(StringMember(creds, "session_url").value_or("").find("/ssh-access/v1/bindings/" + bid + "/session") !=
+          std::string::npos);
+    CHECK(HasMember(creds, "expires_at"));
+    CHECK_FALSE(HasMember(creds, "skipped_services"));
+
+    // The broker's log never holds the session strings or the clone's token.
+    const std::string log = t.broker->Log();
+    CHECK(log.find(kTmateToken) == std::string::npos);
+    CHECK(log.find(clone.env.at("SSH_ACCESS_SESSION_TOKEN")) == std::string::npos);
+
+    // Unbind removes the clone and its bindings; the operation ends succeeded.
+    const auto gone = t.UnbindAndWait(bid);
+    CHECK(CloneTest::State(gone) == "succeeded");
+    CHECK(t.ClonesOf(bid).empty());
+    CHECK(t.fake.BindingsOfApp(clone.guid).empty());
+  }
+
+  TEST_CASE("a docker app is cloned with its droplet copied synchronously") {
+    std::string app;
+    CloneTest t([&](Fake& f) {
+      Fake::AppSpec spec;
+      spec.name = "docker-app";
+      spec.space_guid = f.App(f.Apps().front().guid)->space_guid;
+      spec.lifecycle = Fake::Lifecycle::kDocker;
+      spec.buildpacks = {};
+      app = f.AddApp(spec);
+    });
+    t.Provision();
+    const auto op = t.BindAndWait(BindingId(2), app);
+    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+    const auto clones = t.ClonesOf(BindingId(2));
+    REQUIRE(clones.size() == 1);
+    CHECK(clones.front().lifecycle == Fake::Lifecycle::kDocker);
+    CHECK(t.fake.Calls("GET", "/v3/droplets/:guid").empty());  // STAGED at once: nothing to poll
+  }
+
+  TEST_CASE("a cnb app fails with a description that says why, and no clone is made") {
+    std::string app;
+    CloneTest t([&](Fake& f) {
+      Fake::AppSpec spec;
+      spec.name = "cnb-app";
+      spec.space_guid = f.App(f.Apps().front().guid)->space_guid;
+      spec.lifecycle = Fake::Lifecycle::kCnb;
+      app = f.AddApp(spec);
+    });
+    t.Provision();
+    const auto op = t.BindAndWait(BindingId(3), app);
+    CHECK(CloneTest::State(op) == "failed");
+    CHECK(CloneTest::Description(op).find("cnb") != std::string::npos);
+    CHECK(t.fake.Calls("POST", "/v3/apps").empty());
+  }
+
+  TEST_CASE("a name clash gives <app>-ssh-<8 of binding id>; an identical re-PUT keeps the one clone") {
+    CloneTest t([](Fake& f) {
+      Fake::AppSpec spec;
+      spec.name = "spring-music-ssh";  // a real user app of that name
+      spec.space_guid = f.App(f.Apps().front().guid)->space_guid;
+      f.AddApp(spec);
+    });
+    t.Provision();
+    const std::string bid = BindingId(4);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+    const auto clones = t.ClonesOf(bid);
+    REQUIRE(clones.size() == 1);
+    CHECK(clones.front().name == "spring-music-ssh-" + bid.substr(0, 8));
+    const Response again = t.Bind(bid, t.demo.app_guid);
+    CHECK(again.status == 200);
+    CHECK(t.ClonesOf(bid).size() == 1);
+  }
+
+  TEST_CASE("a failed droplet copy fails the bind and the partial clone is deleted") {
+    CloneTest t([](Fake& f) { f.UpdateKnobs([](Fake::Knobs& k) { k.droplet_copy_fails = true; }); });
+    t.Provision();
+    const std::string bid = BindingId(5);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneTest::State(op) == "failed");
+    CHECK(CloneTest::Description(op).find("droplet") != std::string::npos);
+    CHECK(CloneTest::Description(op).find("blobstore") == std::string::npos);  // raw CC text stays in the log
+    CHECK(t.AwaitNoClone(bid));
+  }
+
+  TEST_CASE("an app that was never staged fails at once, before any clone exists") {
+    std::string app;
+    CloneTest t([&](Fake& f) {
+      Fake::AppSpec spec;
+      spec.name = "unstaged";
+      spec.space_guid = f.App(f.Apps().front().guid)->space_guid;
+      spec.has_droplet = false;
+      spec.started = false;
+      app = f.AddApp(spec);
+    });
+    t.Provision();
+    const auto op = t.BindAndWait(BindingId(6), app);
+    CHECK(CloneTest::State(op) == "failed");
+    CHECK(CloneTest::Description(op).find("never staged") != std::string::npos);
+    CHECK(t.fake.Calls("POST", "/v3/apps").empty());
+  }
+
+  TEST_CASE("a failing service binding is skipped and listed by default, and fails the bind when strict") {
+    std::string mysql;
+    CloneTest t;
+    mysql = t.demo.mysql_instance_guid;
+    t.fake.UpdateKnobs([&](Fake::Knobs& k) { k.binding_job_fails_for_instances = {mysql}; });
+    t.Provision();
+
+    const auto lenient = t.BindAndWait(BindingId(7), t.demo.app_guid);
+    REQUIRE_MESSAGE(CloneTest::State(lenient) == "succeeded", CloneTest::Description(lenient));
+    const auto creds = t.Credentials(BindingId(7));
+    REQUIRE(HasMember(creds, "skipped_services"));
+    CHECK(creds["skipped_services"].Size() == 1);
+
+    const auto strict = t.BindAndWait(BindingId(8), t.demo.app_guid, R"({"strict":true})");
+    CHECK(CloneTest::State(strict) == "failed");
+    CHECK(CloneTest::Description(strict).find("strict") != std::string::npos);
+    CHECK_MESSAGE(t.AwaitNoClone(BindingId(8)), t.broker->LogTail(80));
+  }
+
+  TEST_CASE("a start refused by quota fails with a description naming the quota, and the clone is deleted") {
+    CloneTest t([](Fake& f) { f.UpdateKnobs([](Fake::Knobs& k) { k.start_quota_exceeded = true; }); });
+    t.Provision();
+    const auto op = t.BindAndWait(BindingId(9), t.demo.app_guid);
+    CHECK(CloneTest::State(op) == "failed");
+    CHECK(CloneTest::Description(op).find("quota") != std::string::npos);
+    CHECK(t.AwaitNoClone(BindingId(9)));
+  }
+
+  TEST_CASE("a crashed clone fails with its last log lines, redacted, and is deleted") {
+    CloneTest t([](Fake& f) {
+      f.UpdateKnobs([](Fake::Knobs& k) {
+        k.instance_crashes = true;
+        k.crash_log = {Fake::LogLine{"tmate: cannot connect to tmate.example.com:2222", "APP/PROC/WEB", "0", true,
+                                     std::nullopt},
+                       Fake::LogLine{"session Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com", "APP/PROC/WEB", "0",
+                                     false, std::nullopt}};
+      });
+    });
+    t.Provision();
+    const auto op = t.BindAndWait(BindingId(10), t.demo.app_guid);
+    CHECK(CloneTest::State(op) == "failed");
+    const std::string d = CloneTest::Description(op);
+    CHECK(d.find("crashed") != std::string::npos);
+    CHECK(d.find("cannot connect") != std::string::npos);
+    CHECK(d.find(kTmateToken) == std::string::npos);
+    CHECK(t.AwaitNoClone(BindingId(10)));
+  }
+
+  TEST_CASE("unbind while the bind waits on a stuck service binding cancels it and leaves nothing") {
+    std::string redis;
+    CloneTest t;
+    redis = t.demo.redis_instance_guid;
+    t.fake.UpdateKnobs([&](Fake::Knobs& k) { k.binding_job_stuck_for_instances = {redis}; });
+    t.Provision();
+    const std::string bid = BindingId(11);
+    const Response r = t.Bind(bid, t.demo.app_guid);
+    REQUIRE(r.status == 202);
+    // Wait until the clone exists and its bindings are being made.
+    const auto until = std::chrono::steady_clock::now() + seconds(20);
+    while (t.fake.Calls("POST", "/v3/service_credential_bindings").size() < 3 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    const auto gone = t.UnbindAndWait(bid);
+    CHECK(CloneTest::State(gone) == "succeeded");
+    CHECK(t.ClonesOf(bid).empty());
+    CHECK(t.AllClones().empty());
+  }
+
+  TEST_CASE("unbind when the clone was already deleted by hand succeeds") {
+    CloneTest t;
+    t.Provision();
+    const std::string bid = BindingId(12);
+    REQUIRE(CloneTest::State(t.BindAndWait(bid, t.demo.app_guid)) == "succeeded");
+    const auto clones = t.ClonesOf(bid);
+    REQUIRE(clones.size() == 1);
+    t.fake.RemoveApp(clones.front().guid);
+    CHECK(CloneTest::State(t.UnbindAndWait(bid)) == "succeeded");
+  }
+
+  TEST_CASE("a legacy CC whose app delete fails while a binding delete runs: the teardown retries") {
+    CloneTest t;
+    t.Provision();
+    const std::string bid = BindingId(13);
+    REQUIRE(CloneTest::State(t.BindAndWait(bid, t.demo.app_guid)) == "succeeded");
+    t.fake.UpdateKnobs([](Fake::Knobs& k) { k.legacy_app_delete = true; });
+    CHECK(CloneTest::State(t.UnbindAndWait(bid)) == "succeeded");
+    CHECK(t.ClonesOf(bid).empty());
+  }
+
+  TEST_CASE("token expiry mid-flow, a 429 storm and 503s on stats are absorbed") {
+    CloneTest t([](Fake& f) {
+      f.AddFault({Fake::Fault::Kind::kExpiredToken, "POST", "/v3/droplets", 1, 1});
+      f.AddFault({Fake::Fault::Kind::kRateLimited, "", "/v3/apps*", 3, 4, 1});
+      f.AddFault({Fake::Fault::Kind::kInstancesUnavailable, "GET", "/v3/processes/:guid/stats", 1, 2});
+    });
+    t.Provision();
+    const auto op = t.BindAndWait(BindingId(14), t.demo.app_guid);
+    CHECK_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+    CHECK(t.ClonesOf(BindingId(14)).size() == 1);
+  }
+
+  TEST_CASE("SIGKILL of the broker in the middle of any step: after a restart the bind completes with one clone") {
+    // For each step, the first Cloud Controller call it makes is held for a second; the broker is
+    // killed while it waits. The fake still performs the call (the platform did the work, the
+    // broker never heard), so the restarted broker's re-run of the step must adopt it.
+    struct Hang {
+      const char* step;
+      const char* method;
+      const char* route;
+    };
+    const std::vector<Hang> hangs = {
+        {"resolve_source", "GET", "/v3/apps/:guid"},
+        {"create_clone", "POST", "/v3/apps"},
+        {"copy_droplet", "POST", "/v3/droplets"},
+        {"await_droplet", "GET", "/v3/droplets/:guid"},
+        {"set_droplet", "PATCH", "/v3/apps/:guid/relationships/current_droplet"},
+        {"configure_process", "PATCH", "/v3/processes/:guid"},
+        {"bind_services", "POST", "/v3/service_credential_bindings"},
+        {"await_bindings", "GET", "/v3/jobs/:guid"},
+        {"start", "POST", "/v3/apps/:guid/actions/start"},
+        {"await_session", "GET", "/v3/processes/:guid/stats"},
+    };
+    for (std::size_t i = 0; i < hangs.size(); ++i) {
+      const Hang& h = hangs[i];
+      CAPTURE(h.step);
+      CloneTest t;
+      t.Provision();
+      const std::string bid = BindingId(100 + static_cast<int>(i));
+      Fake::Fault hang{Fake::Fault::Kind::kSlowResponse, h.method, h.route, 1, 1};
+      hang.delay = milliseconds(1000);
+      t.fake.AddFault(hang);
+      const Response r = t.Bind(bid, t.demo.app_guid);
+      REQUIRE(r.status == 202);
+      const std::string step_sql = "SELECT step FROM jobs WHERE binding_id = " + SqlQuote(bid) +
+                                   " AND kind = 'clone' AND status = 'running'";
+      const auto until = std::chrono::steady_clock::now() + seconds(20);
+      auto in_step = [&] {
+        const auto rows = t.db.Query(step_sql);
+        return !rows.empty() && !rows[0].empty() && rows[0][0] == h.step;
+      };
+      while (!in_step() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
+      REQUIRE_MESSAGE(in_step(), "the job never ran step ", h.step, "\n", t.broker->LogTail(40));
+      std::this_thread::sleep_for(milliseconds(300));  // the held call is in flight
+      t.broker->Kill(SIGKILL);
+      t.broker->Restart();
+      const auto op = t.AwaitOperation(bid, OperationOf(r));
+      CHECK_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+      CHECK(t.ClonesOf(bid).size() == 1);
+      CHECK(t.AllClones().size() == 1);
+      if (!t.ClonesOf(bid).empty()) CHECK(t.fake.BindingsOfApp(t.ClonesOf(bid).front().guid).size() == 3);
+      // And an unbind of it leaves nothing behind.
+      CHECK(CloneTest::State(t.UnbindAndWait(bid)) == "succeeded");
+      CHECK(t.AllClones().empty());
+    }
+  }
+
+  TEST_CASE("two broker processes on one database, 50 concurrent binds: every clone is made exactly once") {
+    CloneTest t;
+    auto second = t.StartBroker();
+    HttpClient other(second->base_url(), t.broker->username(), t.broker->password());
+    t.Provision();
+    constexpr int kBinds = 50;
+    std::vector<std::string> ops(kBinds);
+    std::vector<std::thread> threads;
+    std::atomic<int> accepted{0};
+    for (int i = 0; i < kBinds; ++i) {
+      threads.emplace_back([&, i] {
+        Request r;
+        r.method = "PUT";
+        r.path = BindingPath(kInstance, BindingId(1000 + i), "accepts_incomplete=true");
+        r.body = BindBody(kStandardPlanId, t.demo.app_guid);
+        const Response resp = (i % 2 == 0 ? *t.http : other).Send(r);
+        if (resp.status == 202) {
+          ops[static_cast<std::size_t>(i)] = OperationOf(resp);
+          ++accepted;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    REQUIRE(accepted == kBinds);
+    for (int i = 0; i < kBinds; ++i) {
+      const auto op = t.AwaitOperation(BindingId(1000 + i), ops[static_cast<std::size_t>(i)], milliseconds(120000));
+      CHECK_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+    }
+    int created = 0;  // the other POSTs met the name clash and were made again with the suffix
+    for (const auto& e : t.fake.Calls("POST", "/v3/apps")) created += e.status == 201 ? 1 : 0;
+    CHECK(created == kBinds);
+    CHECK(t.AllClones().size() == kBinds);
+    std::set<std::string> names;
+    for (const auto& a : t.AllClones()) names.insert(a.name);
+    CHECK(names.size() == kBinds);
+  }
+}
+
+}  // namespace
+}  // namespace broker::testing
