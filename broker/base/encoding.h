@@ -1,4 +1,4 @@
-// Base64 (RFC 4648, standard alphabet) encoding and decoding. Pure; thread-safe.
+// Base64 (RFC 4648, standard alphabet), hex and percent-decoding. Pure; thread-safe.
 #ifndef BROKER_BASE_ENCODING_H_
 #define BROKER_BASE_ENCODING_H_
 
@@ -13,6 +13,14 @@ std::string Base64Encode(std::string_view bytes);
 
 // Padding optional; nullopt on any character outside the alphabet or a stray '='.
 std::optional<std::string> Base64Decode(std::string_view text);
+
+// Hex (either case) to bytes; nullopt on an odd length or a character that is not a hex digit.
+// (ids.h has HexEncode.)
+std::optional<std::string> HexDecode(std::string_view hex);
+
+// RFC 3986 percent-decoding; with `plus_is_space` (query strings, form bodies) '+' is a space.
+// nullopt on a '%' that is not followed by two hex digits.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
 }  // namespace broker::base
 

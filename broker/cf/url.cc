@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "broker/base/encoding.h"
+
 namespace broker::cf {
 namespace {
 
@@ -13,13 +15,6 @@ std::string Lower(std::string_view s) {
 }
 
 bool IsUnreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -98,22 +93,7 @@ std::string PercentEncode(std::string_view text) {
 }
 
 std::string PercentDecode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      const int hi = HexValue(text[i + 1]);
-      const int lo = HexValue(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-  }
-  return out;
+  return base::PercentDecode(text, plus_is_space).value_or(std::string(text));
 }
 
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& params) {

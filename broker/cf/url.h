@@ -38,7 +38,7 @@ std::string PathForLog(std::string_view url);
 std::string PercentEncode(std::string_view text);
 
 // Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in form bodies and CC's
-// X-Cf-Warnings). A malformed escape is kept literally.
+// X-Cf-Warnings). Text with a malformed escape is returned as it is.
 std::string PercentDecode(std::string_view text, bool plus_is_space);
 
 // "?a=1&b=x%2Fy" from name/value pairs (each percent-encoded); "" when `params` is empty.

@@ -108,6 +108,11 @@ class JobStore {
   // instance row (deprovision locks instance then bindings: the opposite order deadlocks).
   virtual base::Status Fenced(const Lease& lease, const std::function<base::Status(JobTx&)>& fn) = 0;
 
+  // Writes `update` to the job row in ONE fenced statement (no row locks besides the job's, no
+  // transaction): the cheap checkpoint between steps that change nothing but the job itself.
+  // Same fence and failure codes as Fenced().
+  virtual base::Status Checkpoint(const Lease& lease, const JobUpdate& update) = 0;
+
   // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
   virtual base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) = 0;
 };

@@ -473,11 +473,7 @@ StepOutcome BindServices(StepContext& ctx) {
       if (job->has_value()) out.Set(b, "job", **job);
     }
     // Durable at once: a crash now must not create this binding twice or lose its job.
-    const std::string outputs = osb::WriteJson(ctx.outputs);
-    const Status saved = ctx.fenced([&](JobTx& tx) -> Status {
-      tx.job().outputs_json = outputs;
-      return Status::Ok();
-    });
+    const Status saved = ctx.save_outputs();
     if (!saved.ok()) return StepOutcome::Error(saved);
   }
   return StepOutcome::Done();

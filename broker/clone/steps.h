@@ -70,6 +70,8 @@ struct StepContext {
   const EngineSettings& settings;
   const base::Clock& clock;
   std::function<base::Status(const std::function<base::Status(JobTx&)>&)> fenced;
+  // Saves `outputs` (the job staying at its step, under the lease) in one statement.
+  std::function<base::Status()> save_outputs;
   // Reads the binding as it is now (the session report arrives on another thread).
   std::function<base::Result<std::optional<osb::Binding>>()> read_binding;
 };

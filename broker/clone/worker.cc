@@ -1,6 +1,7 @@
 #include "broker/clone/worker.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "broker/base/digest.h"
 #include "broker/base/ids.h"
@@ -149,8 +150,20 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
       d.kind = Decision::Kind::kFail;
       d.description = DeadlineDescription(job.kind);
     } else {
-      StepContext ctx{job, outputs, cc_, settings_, clock_,
+      StepContext ctx{job,
+                      outputs,
+                      cc_,
+                      settings_,
+                      clock_,
                       [this, &lease](const std::function<Status(JobTx&)>& fn) { return store_.Fenced(lease, fn); },
+                      [this, &lease, &job, &outputs]() {
+                        JobUpdate u;
+                        u.status = JobUpdate::Status::kRunning;
+                        u.step = job.step;
+                        u.attempt = job.attempt;
+                        u.outputs_json = osb::WriteJson(outputs);
+                        return store_.Checkpoint(lease, u);
+                      },
                       [this, &job]() { return store_.ReadBinding(job.binding.id); }};
       const auto started = std::chrono::steady_clock::now();
       outcome = RunStep(job.step, ctx);
@@ -166,92 +179,48 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
 
     const base::TimePoint now = clock_.Now();
     const bool keep_going = d.kind == Decision::Kind::kAdvance && !single_step && !stop_flag_;
-    const std::string outputs_text = osb::WriteJson(outputs);
-    const Status written = store_.Fenced(lease, [&](JobTx& tx) -> Status {
-      JobUpdate& u = tx.job();
-      u.outputs_json = outputs_text;
-      u.last_error = outcome.kind == StepOutcome::Kind::kError ? outcome.status.ToString() : std::string();
-      u.step = job.step;
-      u.attempt = job.attempt;
-      switch (d.kind) {
-        case Decision::Kind::kAdvance:
-          u.step = d.next_step;
-          u.attempt = 0;
-          u.status = keep_going ? JobUpdate::Status::kRunning : JobUpdate::Status::kRetryable;
-          u.run_at = now;
-          if (job.kind == osb::JobKind::kClone && job.step == step::kCreateClone) {
-            // The binding learns its clone as soon as it exists (GET and teardown use it).
-            BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> row, tx.store().LockBinding(job.binding.id));
-            if (row.has_value() && row->operation_id == job.id) {
-              row->clone_app_guid = OutputString(outputs, "clone", "guid");
-              row->clone_app_name = OutputString(outputs, "clone", "name");
-              BROKER_RETURN_IF_ERROR(tx.store().UpdateBinding(*row));
-            }
-          }
-          return Status::Ok();
-        case Decision::Kind::kRunAgain:
-          u.status = JobUpdate::Status::kRetryable;
-          u.run_at = d.run_at;
-          return Status::Ok();
-        case Decision::Kind::kRetry:
-          u.status = JobUpdate::Status::kRetryable;
-          u.run_at = d.run_at;
-          u.attempt = job.attempt + 1;
-          return Status::Ok();
-        case Decision::Kind::kComplete: {
-          u.status = JobUpdate::Status::kCompleted;
-          BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> row, tx.store().LockBinding(job.binding.id));
-          if (!row.has_value() || row->deleted || row->operation_id != job.id) return Status::Ok();
-          osb::Event event;
-          event.instance_id = row->instance_id;
-          event.binding_id = row->id;
-          if (job.kind == osb::JobKind::kClone) {
-            const std::string key = base::RandomHex(32);
-            const auto expires = now + std::chrono::minutes(CloneTtlMinutes(*row, settings_));
-            row->credentials_json =
-                AssembleCredentials(row->credentials_json, outputs, SessionUrl(settings_.public_url, row->id, key), expires);
-            row->session_key_hash = base::Sha256Hex(key);
-            row->expires_at = expires;
-            row->clone_app_guid = OutputString(outputs, "clone", "guid");
-            row->clone_app_name = OutputString(outputs, "clone", "name");
-            event.kind = "binding.bound";
-          } else {
-            row->deleted = true;
-            event.kind = "binding.unbound";
-          }
-          row->state = osb::OperationState::kSucceeded;
-          row->description.clear();
-          BROKER_RETURN_IF_ERROR(tx.store().UpdateBinding(*row));
-          return tx.store().RecordEvent(event);
-        }
-        case Decision::Kind::kFail: {
-          u.status = JobUpdate::Status::kFailed;
-          if (u.last_error.empty()) u.last_error = d.description;
-          BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> row, tx.store().LockBinding(job.binding.id));
-          if (!row.has_value() || row->deleted || row->operation_id != job.id) return Status::Ok();
-          row->state = osb::OperationState::kFailed;
-          row->description = d.description;
-          BROKER_RETURN_IF_ERROR(tx.store().UpdateBinding(*row));
-          osb::Event event;
-          event.kind = job.kind == osb::JobKind::kClone ? "binding.bind_failed" : "binding.unbind_failed";
-          event.instance_id = row->instance_id;
-          event.binding_id = row->id;
-          BROKER_RETURN_IF_ERROR(tx.store().RecordEvent(event));
-          if (job.kind == osb::JobKind::kClone && IsAtOrAfter(job.kind, job.step, step::kCreateClone)) {
-            // Whatever part of the clone exists goes now, not when the platform's unbind comes.
-            osb::NewJob cleanup;
-            cleanup.binding_id = row->id;
-            cleanup.kind = osb::JobKind::kTeardown;
-            cleanup.first_step = step::kFindClone;
-            cleanup.max_attempts = kCleanupMaxAttempts;
-            cleanup.deadline_at = now + kCleanupDeadline;
-            BROKER_RETURN_IF_ERROR(tx.store().EnqueueJob(cleanup).status());
-          }
-          return Status::Ok();
-        }
-      }
-      return Status::Internal("unknown decision");
-    });
+
+    // The job row's new state.
+    JobUpdate update;
+    update.outputs_json = osb::WriteJson(outputs);
+    update.last_error = outcome.kind == StepOutcome::Kind::kError ? outcome.status.ToString() : std::string();
+    update.step = job.step;
+    update.attempt = job.attempt;
+    update.run_at = now;
+    switch (d.kind) {
+      case Decision::Kind::kAdvance:
+        update.step = d.next_step;
+        update.attempt = 0;
+        update.status = keep_going ? JobUpdate::Status::kRunning : JobUpdate::Status::kRetryable;
+        break;
+      case Decision::Kind::kRunAgain:
+        update.status = JobUpdate::Status::kRetryable;
+        update.run_at = d.run_at;
+        break;
+      case Decision::Kind::kRetry:
+        update.status = JobUpdate::Status::kRetryable;
+        update.run_at = d.run_at;
+        update.attempt = job.attempt + 1;
+        break;
+      case Decision::Kind::kComplete:
+        update.status = JobUpdate::Status::kCompleted;
+        break;
+      case Decision::Kind::kFail:
+        update.status = JobUpdate::Status::kFailed;
+        if (update.last_error.empty()) update.last_error = d.description;
+        break;
+    }
+
+    // Decisions that move only the job row take one fenced statement; the others (the binding
+    // learns its clone, the job ends) a transaction that locks the binding row too.
+    const bool learns_clone = job.kind == osb::JobKind::kClone && job.step == step::kCreateClone;
+    const bool job_only = (d.kind == Decision::Kind::kAdvance && !learns_clone) ||
+                          d.kind == Decision::Kind::kRunAgain || d.kind == Decision::Kind::kRetry;
+    const Status written =
+        job_only ? store_.Checkpoint(lease, update) : store_.Fenced(lease, [&](JobTx& tx) -> Status {
+          tx.job() = update;
+          return ApplyToBinding(tx.store(), job, d, outputs, now);
+        });
 
     if (!written.ok()) {
       if (LeaseLost(written)) {
@@ -285,6 +254,64 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
 
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase({job.id, owner});
+}
+
+Status Worker::ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Decision& d,
+                              const rapidjson::Document& outputs, base::TimePoint now) const {
+  BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> row, tx.LockBinding(job.binding.id));
+  // A binding that moved on (unbound, bound again) is no longer this job's to change.
+  if (!row.has_value() || row->deleted || row->operation_id != job.id) return Status::Ok();
+  osb::Event event;
+  event.instance_id = row->instance_id;
+  event.binding_id = job.binding.id;
+  switch (d.kind) {
+    case Decision::Kind::kAdvance:
+      // The binding learns its clone as soon as it exists (GET and teardown use it).
+      row->clone_app_guid = OutputString(outputs, "clone", "guid");
+      row->clone_app_name = OutputString(outputs, "clone", "name");
+      return tx.UpdateBinding(*row);
+    case Decision::Kind::kComplete:
+      if (job.kind == osb::JobKind::kClone) {
+        const std::string key = base::RandomHex(32);
+        const auto expires = now + std::chrono::minutes(CloneTtlMinutes(*row, settings_));
+        row->credentials_json =
+            AssembleCredentials(row->credentials_json, outputs, SessionUrl(settings_.public_url, row->id, key), expires);
+        row->session_key_hash = base::Sha256Hex(key);
+        row->expires_at = expires;
+        row->clone_app_guid = OutputString(outputs, "clone", "guid");
+        row->clone_app_name = OutputString(outputs, "clone", "name");
+        event.kind = "binding.bound";
+      } else {
+        row->deleted = true;
+        event.kind = "binding.unbound";
+      }
+      row->state = osb::OperationState::kSucceeded;
+      row->description.clear();
+      BROKER_RETURN_IF_ERROR(tx.UpdateBinding(*row));
+      return tx.RecordEvent(event);
+    case Decision::Kind::kFail: {
+      row->state = osb::OperationState::kFailed;
+      row->description = d.description;
+      BROKER_RETURN_IF_ERROR(tx.UpdateBinding(*row));
+      event.kind = job.kind == osb::JobKind::kClone ? "binding.bind_failed" : "binding.unbind_failed";
+      BROKER_RETURN_IF_ERROR(tx.RecordEvent(event));
+      if (job.kind == osb::JobKind::kClone && IsAtOrAfter(job.kind, job.step, step::kCreateClone)) {
+        // Whatever part of the clone exists goes now, not when the platform's unbind comes.
+        osb::NewJob cleanup;
+        cleanup.binding_id = row->id;
+        cleanup.kind = osb::JobKind::kTeardown;
+        cleanup.first_step = step::kFindClone;
+        cleanup.max_attempts = kCleanupMaxAttempts;
+        cleanup.deadline_at = now + kCleanupDeadline;
+        BROKER_RETURN_IF_ERROR(tx.EnqueueJob(cleanup).status());
+      }
+      return Status::Ok();
+    }
+    case Decision::Kind::kRunAgain:
+    case Decision::Kind::kRetry:
+      return Status::Ok();
+  }
+  return Status::Internal("unknown decision");
 }
 
 }  // namespace broker::clone

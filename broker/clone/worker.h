@@ -74,6 +74,10 @@ class Worker {
   void Heartbeat();
   // Runs the claimed job step after step until it leaves this worker.
   void Run(ClaimedJob job, const std::string& owner, bool single_step);
+  // The binding (and follow-up job) side of a decision that ends the job or names its clone, in
+  // the fenced transaction.
+  base::Status ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Decision& d,
+                              const rapidjson::Document& outputs, base::TimePoint now) const;
   const std::string& Id(int index) const { return ids_[static_cast<std::size_t>(index)]; }
 
   JobStore& store_;

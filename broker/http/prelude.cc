@@ -1,22 +1,15 @@
 #include "broker/http/prelude.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <rapidjson/document.h>
 
 #include <cctype>
 #include <charconv>
 
+#include "broker/base/digest.h"
 #include "broker/base/encoding.h"
 
 namespace broker::http {
 namespace {
-
-std::string Sha256(std::string_view s) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
-  return std::string(reinterpret_cast<const char*>(md), sizeof md);
-}
 
 // True when `header` is longer than `scheme_and_space` (lower case, ending in ' ') and starts with
 // it, ignoring case (RFC 7235: the scheme name is case-insensitive).
@@ -26,13 +19,6 @@ bool HasScheme(std::string_view header, std::string_view scheme_and_space) {
     if (std::tolower(static_cast<unsigned char>(header[i])) != scheme_and_space[i]) return false;
   }
   return true;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -74,14 +60,12 @@ base::Status CheckBasicAuth(const std::optional<std::string>& authorization_head
   if (!given.has_value()) return kDenied;
   // Compare fixed-size digests so neither length nor content leaks through timing; check every
   // accepted pair without stopping early.
-  const std::string user = Sha256(given->username);
-  const std::string pass = Sha256(given->password);
+  const std::string user = base::Sha256Hex(given->username);
+  const std::string pass = base::Sha256Hex(given->password);
   bool ok = false;
   for (const auto& c : accepted) {
-    const std::string u = Sha256(c.username);
-    const std::string p = Sha256(c.password);
-    const bool match = (CRYPTO_memcmp(u.data(), user.data(), u.size()) == 0) &
-                       (CRYPTO_memcmp(p.data(), pass.data(), p.size()) == 0);
+    const bool match = base::ConstantTimeEquals(base::Sha256Hex(c.username), user) &
+                       base::ConstantTimeEquals(base::Sha256Hex(c.password), pass);
     ok = ok || match;
   }
   return ok ? base::Status::Ok() : kDenied;
@@ -130,25 +114,9 @@ std::optional<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view he
 }
 
 base::Status PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
-  out->clear();
-  out->reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) {
-        return base::Status::InvalidArgument("malformed percent-encoding in the URL");
-      }
-      const int hi = HexValue(in[i + 1]);
-      const int lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return base::Status::InvalidArgument("malformed percent-encoding in the URL");
-      out->push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out->push_back(' ');
-    } else {
-      out->push_back(c);
-    }
-  }
+  auto decoded = base::PercentDecode(in, plus_is_space);
+  if (!decoded.has_value()) return base::Status::InvalidArgument("malformed percent-encoding in the URL");
+  *out = std::move(*decoded);
   return base::Status::Ok();
 }
 

@@ -147,6 +147,8 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
   return job;
 }
 
+constexpr std::string_view kUnfenced = "job write matched no row under this lease";
+
 Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
   auto outputs = osb::ParseJson(job.outputs_json, "job outputs");
   if (!outputs.ok()) return outputs.status();
@@ -159,8 +161,9 @@ Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobU
                  PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
                  PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))}));
   if (rows.affected() != 1) {
-    Log()->error("store.job_write_unfenced job_id={} worker_id={}", lease.job_id, lease.worker_id);
-    return Status::Internal("database error");
+    // Inside Fenced() the job row is locked and checked, so this cannot happen there; a
+    // Checkpoint() (no lock) reports it as a lost lease.
+    return Status::Internal(std::string(kUnfenced));
   }
   return Status::Ok();
 }
@@ -255,6 +258,13 @@ Status PgStore::Fenced(const clone::Lease& lease,
     }
     return WriteJob(conn, lease, tx.job());
   });
+}
+
+Status PgStore::Checkpoint(const clone::Lease& lease, const clone::JobUpdate& update) {
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  const Status s = WriteJob(conn.conn(), lease, update);
+  if (s.code() == base::Code::kInternal && s.message() == kUnfenced) return LeaseLost(lease, "not running under this worker");
+  return s;
 }
 
 Result<std::optional<osb::Binding>> PgStore::ReadBinding(std::string_view binding_id) {

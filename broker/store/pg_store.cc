@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/base/encoding.h"
 #include "broker/base/log.h"
 #include "broker/store/pg_tx.h"
 
@@ -50,25 +51,6 @@ Status Undecodable(std::string_view table, std::string_view id, std::string_view
 }
 
 namespace {
-
-std::optional<std::string> HexDecode(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nibble(hex[i]);
-    const int lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
-}
 
 std::vector<PgParam> WithoutLast(std::vector<PgParam> params) {
   params.pop_back();
@@ -242,7 +224,7 @@ Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int 
   b.clone_app_guid = rows.Get(r, 13);
   b.clone_app_name = rows.Get(r, 14);
   if (!rows.IsNull(r, 15)) {
-    const auto blob = HexDecode(rows.Get(r, 15));
+    const auto blob = base::HexDecode(rows.Get(r, 15));
     if (!blob) return Undecodable("service_bindings", b.id, "credentials_ciphertext");
     const std::string_view key_id = rows.Get(r, 16);
     auto plain = keys.Decrypt(key_id, *blob, b.id);

@@ -113,6 +113,8 @@ class PgStore final : public osb::Store, public clone::JobStore {
                       const std::function<base::Status(clone::JobTx&)>& fn) override;
 
   // As GetBinding.
+  // clone::JobStore::Checkpoint: WriteJob's fenced UPDATE on its own (autocommit).
+  base::Status Checkpoint(const clone::Lease& lease, const clone::JobUpdate& update) override;
   base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) override;
 
  private:

@@ -132,7 +132,7 @@ class CloneTest {
         gone.Parse(R"({"state":"gone"})");
         return gone;
       }
-      REQUIRE_MESSAGE(resp.status == 200, resp.Describe());
+      REQUIRE_MESSAGE(resp.status == 200, resp.Describe(), "\nbroker log tail:\n", broker->LogTail(30));
       rapidjson::Document d = ParseJson(resp.body);
       const auto state = StringMember(d, "state");
       REQUIRE(state.has_value());

@@ -107,6 +107,30 @@ TEST_SUITE("base::Encoding") {
       CHECK_MESSAGE(!decoded.has_value(), "decoded to hex \"" << (decoded ? HexEncode(*decoded) : std::string("-")) << "\"");
     }
   }
+
+  TEST_CASE("HexDecode reads either case and refuses odd lengths and non-hex characters") {
+    CHECK(HexDecode("") == std::optional<std::string>(""));
+    CHECK(HexDecode("00ff7A") == std::optional<std::string>(std::string("\x00\xff\x7a", 3)));
+    CHECK_FALSE(HexDecode("abc").has_value());
+    CHECK_FALSE(HexDecode("zz").has_value());
+    CHECK_FALSE(HexDecode("0g").has_value());
+    for (int b = 0; b < 256; ++b) {
+      const std::string one(1, static_cast<char>(b));
+      CHECK(HexDecode(HexEncode(one)) == std::optional<std::string>(one));
+    }
+  }
+
+  TEST_CASE("PercentDecode decodes escapes, '+' only when asked, and refuses broken escapes") {
+    CHECK(PercentDecode("a%20b%2Fc", false) == std::optional<std::string>("a b/c"));
+    CHECK(PercentDecode("a+b", false) == std::optional<std::string>("a+b"));
+    CHECK(PercentDecode("a+b", true) == std::optional<std::string>("a b"));
+    CHECK(PercentDecode("%2b", true) == std::optional<std::string>("+"));
+    CHECK(PercentDecode("%00", false) == std::optional<std::string>(std::string(1, '\0')));
+    CHECK_FALSE(PercentDecode("%", false).has_value());
+    CHECK_FALSE(PercentDecode("%4", false).has_value());
+    CHECK_FALSE(PercentDecode("%zz", false).has_value());
+    CHECK_FALSE(PercentDecode("ok%g1", true).has_value());
+  }
 }
 
 }  // namespace
