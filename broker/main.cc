@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -15,6 +16,7 @@
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
 #include "broker/cf/cc_client.h"
+#include "broker/clone/reconciler.h"
 #include "broker/clone/session_desk.h"
 #include "broker/clone/steps.h"
 #include "broker/clone/worker.h"
@@ -83,6 +85,7 @@ int main() {
   // process that has it: any number of processes share the job queue).
   std::unique_ptr<cf::CcClient> cc;
   std::unique_ptr<clone::Worker> worker;
+  std::unique_ptr<clone::Reconciler> reconciler;
   clone::EngineSettings engine;
   engine.public_url = cfg->public_url;
   engine.broker_name = cfg->cf_broker_name;
@@ -107,6 +110,12 @@ int main() {
     worker_options.worker_id = std::string(host) + ":" + std::to_string(getpid()) + ":" + base::RandomHex(4);
     worker_options.lease = std::chrono::milliseconds(cfg->worker_lease_ms);
     worker = std::make_unique<clone::Worker>(pg_store, *cc, engine, clock, worker_options);
+    // TTL and orphans; every process runs one (expiry is fenced by the binding's row lock).
+    clone::ReconcilerOptions reconciler_options;
+    reconciler_options.interval = std::chrono::milliseconds(cfg->reconcile_interval_ms);
+    reconciler_options.orphan_grace = std::chrono::seconds(cfg->clone_orphan_grace_seconds);
+    reconciler = std::make_unique<clone::Reconciler>(pg_store, *cc, engine, clock, reconciler_options);
+    if (cfg->reconcile_interval_ms == 0) log->warn("main.reconciler_off reason=RECONCILE_INTERVAL_MS=0");
   } else {
     log->warn("main.clone_engine_off reason={}", cfg->cf_api_url.empty() ? "CF_API_URL unset" : "WORKER_THREADS=0");
   }
@@ -119,11 +128,14 @@ int main() {
   if (const auto s = server.Start(); !s.ok()) return Fail(3, s.ToString());
   log->info("main.listening port={}", server.port());
   if (worker) worker->Start();
+  if (reconciler) reconciler->Start();
 
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("main.stopping signal={}", sig);
-  // Jobs first: each worker thread finishes its step and releases its lease for another process.
+  // The reconciler first (it enqueues jobs), then the jobs: each worker thread finishes its step
+  // and releases its lease for another process.
+  if (reconciler) reconciler->Stop();
   if (worker) worker->Stop();
   server.Stop();
   log->info("main.stopped");

@@ -95,6 +95,7 @@ base::Result<clone::App> AppFrom(const Value& v) {
   a.stack = Str(v, {"lifecycle", "data", "stack"});
   a.current_droplet_guid = Str(v, {"relationships", "current_droplet", "data", "guid"});
   a.labels = StringMap(At(v, {"metadata", "labels"}));
+  a.annotations = StringMap(At(v, {"metadata", "annotations"}));
   return a;
 }
 

@@ -43,6 +43,7 @@ struct App {
   std::string stack;                    // lifecycle.data.stack; may be empty
   std::string current_droplet_guid;     // relationships.current_droplet.data.guid; may be empty
   std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;  // metadata.annotations (the clone's created-at, ...)
 };
 
 struct Droplet {

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/base/clock.h"
 #include "broker/base/result.h"
@@ -115,6 +116,28 @@ class JobStore {
 
   // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
   virtual base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) = 0;
+
+  // ---- For the reconciler (reconciler.h) ----
+
+  // Ids of the live bindings whose time is up: operation bind, state succeeded, not a tombstone,
+  // expires_at at or before now (the database clock), and no teardown job created at or after
+  // their expires_at (so a binding whose clone the reconciler already sent away is not listed
+  // again). At most `limit` ids, those that expired first first. An unlocked read: a listed
+  // binding may have moved on by the time ExpireBinding looks. kInvalidArgument when limit < 1.
+  virtual base::Result<std::vector<std::string>> ListExpiredBindings(int limit) = 0;
+
+  // In one transaction: locks the binding row, checks again under the lock every condition of
+  // ListExpiredBindings, and when they all hold enqueues `teardown` (its binding_id must be
+  // `binding_id`; the binding's operation and operation_id are left as they are, so the row
+  // stays succeeded and only its clone goes) and records `event` (its binding_id is set to
+  // `binding_id`, and an empty instance_id to the binding's). Returns the new job's id, or
+  // nullopt when the binding no longer qualifies (unknown, tombstoned, unbound or re-bound
+  // meanwhile, or a teardown for this expiry exists: two brokers expiring one binding at once
+  // enqueue one job). kInvalidArgument when teardown.binding_id differs or its kind is not
+  // kTeardown (nothing written).
+  virtual base::Result<std::optional<std::int64_t>> ExpireBinding(std::string_view binding_id,
+                                                                  const osb::NewJob& teardown,
+                                                                  const osb::Event& event) = 0;
 };
 
 }  // namespace broker::clone

@@ -200,6 +200,15 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   BROKER_ASSIGN_OR_RETURN(c.clone_poll_interval_ms,
                           IntVar(getenv, "CLONE_POLL_INTERVAL_MS", c.clone_poll_interval_ms, 10, 600'000));
   c.cf_broker_name = StrVar(getenv, "CF_BROKER_NAME", c.cf_broker_name);
+  // 0 turns the reconciler off; otherwise at least 100 ms between passes, at most a day.
+  BROKER_ASSIGN_OR_RETURN(c.reconcile_interval_ms,
+                          IntVar(getenv, "RECONCILE_INTERVAL_MS", c.reconcile_interval_ms, 0, 86'400'000));
+  if (c.reconcile_interval_ms != 0 && c.reconcile_interval_ms < 100) {
+    return Bad("RECONCILE_INTERVAL_MS", "must be 0 (off) or an integer from 100 to 86400000 (got \"" +
+                                            std::to_string(c.reconcile_interval_ms) + "\")");
+  }
+  BROKER_ASSIGN_OR_RETURN(c.clone_orphan_grace_seconds,
+                          IntVar(getenv, "CLONE_ORPHAN_GRACE_SECONDS", c.clone_orphan_grace_seconds, 0, 7 * 86'400));
 
   // The clone engine runs only when Cloud Foundry is configured; then it needs credentials and a
   // URL the clones can call back to.

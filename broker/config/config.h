@@ -49,6 +49,8 @@ struct Config {
   int worker_lease_ms = 30'000;         // WORKER_LEASE_MS: a dead worker's jobs are taken over after this
   int clone_poll_interval_ms = 2'000;   // CLONE_POLL_INTERVAL_MS: between looks at CC async work
   std::string cf_broker_name = "ssh-access";  // CF_BROKER_NAME: this broker's name in CC (own plans excluded)
+  int reconcile_interval_ms = 300'000;  // RECONCILE_INTERVAL_MS: between reconciler passes (0: no reconciler)
+  int clone_orphan_grace_seconds = 600;  // CLONE_ORPHAN_GRACE_SECONDS: younger orphans are left alone
 };
 
 // Reads the variables through `getenv` (the process environment in production, a map in

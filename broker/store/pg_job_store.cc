@@ -82,6 +82,38 @@ const std::string& WriteJobSql() {
   return sql;
 }
 
+// A binding whose time is up and whose clone has not been sent away for it: live (bind,
+// succeeded, no tombstone), expires_at passed by the database clock, and no teardown job created
+// at or after expires_at. An expiry's teardown is enqueued in a transaction whose now() is at or
+// after expires_at, so its created_at (= now()) always satisfies the NOT EXISTS; a teardown of a
+// failed clone, older than the binding's expiry, does not.
+constexpr char kExpiredWhere[] =
+    "b.deleted_at IS NULL AND b.operation = 'bind' AND b.state = 'succeeded' "
+    "AND b.expires_at IS NOT NULL AND b.expires_at <= now() "
+    "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.binding_id = b.id AND j.kind = 'teardown' "
+    "AND j.created_at >= b.expires_at)";
+
+const std::string& ListExpiredSql() {
+  static const std::string sql = std::string("SELECT b.id FROM service_bindings b WHERE ") +
+                                 kExpiredWhere + " ORDER BY b.expires_at, b.id LIMIT $1::int";
+  return sql;
+}
+
+// Locks the row alone first: the check must be a later statement, whose snapshot sees what a
+// concurrent ExpireBinding committed while this one waited for the lock (a subquery of the
+// locking statement itself would still see the older snapshot).
+const std::string& LockExpiringBindingSql() {
+  static const std::string sql = "SELECT id FROM service_bindings WHERE id = $1 FOR UPDATE";
+  return sql;
+}
+
+const std::string& CheckExpiredSql() {
+  static const std::string sql =
+      std::string("SELECT b.instance_id FROM service_bindings b WHERE b.id = $1 AND ") +
+      kExpiredWhere;
+  return sql;
+}
+
 std::string_view JobStatusWord(clone::JobUpdate::Status s) {
   switch (s) {
     case clone::JobUpdate::Status::kRunning:
@@ -269,6 +301,50 @@ Status PgStore::Checkpoint(const clone::Lease& lease, const clone::JobUpdate& up
 
 Result<std::optional<osb::Binding>> PgStore::ReadBinding(std::string_view binding_id) {
   return GetBinding(binding_id);
+}
+
+Result<std::vector<std::string>> PgStore::ListExpiredBindings(int limit) {
+  if (limit < 1) return Status::InvalidArgument("limit is below 1");
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn->Exec("list expired bindings", ListExpiredSql(),
+                                                  {PgParam::Int(limit)}));
+  std::vector<std::string> ids;
+  ids.reserve(static_cast<std::size_t>(rows.size()));
+  for (int r = 0; r < rows.size(); ++r) ids.emplace_back(rows.Get(r, 0));
+  return ids;
+}
+
+Result<std::optional<std::int64_t>> PgStore::ExpireBinding(std::string_view binding_id,
+                                                           const osb::NewJob& teardown,
+                                                           const osb::Event& event) {
+  if (teardown.binding_id != binding_id)
+    return Status::InvalidArgument("the teardown job is for another binding");
+  if (teardown.kind != osb::JobKind::kTeardown)
+    return Status::InvalidArgument("an expired binding gets a teardown job");
+  std::optional<std::int64_t> job_id;
+  const Status written = internal::RunTransaction(
+      pool_, kMaxAttempts, "expire", [&](PgConnection& conn) -> Status {
+        job_id.reset();
+        const std::vector<PgParam> id = {PgParam::Text(std::string(binding_id))};
+        BROKER_ASSIGN_OR_RETURN(PgRows locked,
+                                conn.Exec("lock expiring binding", LockExpiringBindingSql(), id));
+        if (locked.size() == 0) return Status::Ok();
+        BROKER_ASSIGN_OR_RETURN(PgRows due, conn.Exec("check expired binding", CheckExpiredSql(), id));
+        if (due.size() == 0) return Status::Ok();
+        internal::PgStoreTx tx(conn, keys_);
+        BROKER_ASSIGN_OR_RETURN(std::int64_t enqueued, tx.EnqueueJob(teardown));
+        osb::Event e = event;
+        e.binding_id = std::string(binding_id);
+        if (e.instance_id.empty()) e.instance_id = due.Get(0, 0);
+        BROKER_RETURN_IF_ERROR(tx.RecordEvent(e));
+        job_id = enqueued;
+        return Status::Ok();
+      });
+  if (!written.ok()) return written;
+  if (job_id) {
+    Log()->debug("store.binding_expired binding_id={} job_id={}", binding_id, *job_id);
+  }
+  return job_id;
 }
 
 }  // namespace broker::store

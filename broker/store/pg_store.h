@@ -46,6 +46,8 @@
 //    kRetryable sets run_at and clears the lock; kCompleted / kFailed set finalized_at = now()
 //    and clear the lock. tx.job() is preset from the row (status kRunning, step, outputs,
 //    attempt; last_error empty, run_at unset).
+//  - Expiry (ListExpiredBindings / ExpireBinding, for the reconciler) compares expires_at with
+//    now() too; see those functions.
 //  - `outputs` is jsonb; outputs_json comes back as canonical JSON text (osb::CanonicalJson:
 //    keys sorted, no whitespace), so canonical text round-trips exactly.
 //
@@ -60,6 +62,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/clone/job_store.h"
 #include "broker/osb/store.h"
@@ -116,6 +119,20 @@ class PgStore final : public osb::Store, public clone::JobStore {
   // clone::JobStore::Checkpoint: WriteJob's fenced UPDATE on its own (autocommit).
   base::Status Checkpoint(const clone::Lease& lease, const clone::JobUpdate& update) override;
   base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) override;
+
+  // See clone::JobStore. One SELECT over service_bindings with a NOT EXISTS on jobs (kind
+  // 'teardown', created_at >= the binding's expires_at); expires_at <= now() by the database
+  // clock.
+  base::Result<std::vector<std::string>> ListExpiredBindings(int limit) override;
+
+  // See clone::JobStore. Locks the binding row (FOR UPDATE), then re-runs ListExpiredBindings'
+  // condition for that one row in the same transaction: in READ COMMITTED each statement sees
+  // what committed before it began, so a second caller blocked on the lock sees the first
+  // caller's teardown job once it gets the lock, and enqueues nothing. The job (created_at =
+  // now(), hence at or after expires_at) and the event commit together or not at all.
+  base::Result<std::optional<std::int64_t>> ExpireBinding(std::string_view binding_id,
+                                                          const osb::NewJob& teardown,
+                                                          const osb::Event& event) override;
 
  private:
   PgPool& pool_;

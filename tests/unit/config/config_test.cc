@@ -94,6 +94,8 @@ TEST_SUITE("config::Config") {
     CHECK(c.clone_max_per_space == 0);
     CHECK(c.clone_max_memory_mb == 0);
     CHECK(c.worker_threads == 2);
+    CHECK(c.reconcile_interval_ms == 300000);
+    CHECK(c.clone_orphan_grace_seconds == 600);
   }
 
   TEST_CASE("every setting is read from its variable") {
@@ -121,7 +123,11 @@ TEST_SUITE("config::Config") {
                                                   {"WORKER_LEASE_MS", "5000"},
                                                   {"CLONE_POLL_INTERVAL_MS", "50"},
                                                   {"CF_BROKER_NAME", "ssh-access-prod"},
+                                                  {"RECONCILE_INTERVAL_MS", "60000"},
+                                                  {"CLONE_ORPHAN_GRACE_SECONDS", "30"},
                                               }));
+    CHECK(c.reconcile_interval_ms == 60000);
+    CHECK(c.clone_orphan_grace_seconds == 30);
     CHECK(c.worker_lease_ms == 5000);
     CHECK(c.clone_poll_interval_ms == 50);
     CHECK(c.cf_broker_name == "ssh-access-prod");
@@ -198,11 +204,35 @@ TEST_SUITE("config::Config") {
         {"BROKER_DB_POOL_SIZE", "-4"},  {"TMATE_SERVER_PORT", "70000"},   {"TMATE_SERVER_PORT", "0"},
         {"CLONE_TTL", "-1"},            {"CLONE_TTL", "1h"},             {"CLONE_MAX_PER_SPACE", "-1"},
         {"CLONE_MAX_MEMORY_MB", "1G"},  {"WORKER_THREADS", "-1"},
+        {"RECONCILE_INTERVAL_MS", "-1"}, {"RECONCILE_INTERVAL_MS", "5m"}, {"RECONCILE_INTERVAL_MS", "86400001"},
+        {"CLONE_ORPHAN_GRACE_SECONDS", "-1"}, {"CLONE_ORPHAN_GRACE_SECONDS", "10m"},
     };
     for (const Row& row : rows) {
       CAPTURE(row.variable);
       CAPTURE(row.value);
       CheckRejected(With(Minimal(), {{row.variable, row.value}}), row.variable);
+    }
+  }
+
+  TEST_CASE("RECONCILE_INTERVAL_MS is 0 (off) or from 100 ms to a day") {
+    SUBCASE("when it is 0, the reconciler is off") {
+      CHECK(MustLoad(With(Minimal(), {{"RECONCILE_INTERVAL_MS", "0"}})).reconcile_interval_ms == 0);
+    }
+    SUBCASE("when it is at either end of the range") {
+      CHECK(MustLoad(With(Minimal(), {{"RECONCILE_INTERVAL_MS", "100"}})).reconcile_interval_ms == 100);
+      CHECK(MustLoad(With(Minimal(), {{"RECONCILE_INTERVAL_MS", "86400000"}})).reconcile_interval_ms == 86400000);
+    }
+    SUBCASE("when it is between 0 and 100, it is named with the range") {
+      for (const std::string v : {"1", "99"}) {
+        CAPTURE(v);
+        const auto r = LoadConfig(FromMap(With(Minimal(), {{"RECONCILE_INTERVAL_MS", v}})));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.status().message().rfind("RECONCILE_INTERVAL_MS: ", 0) == 0);
+        CHECK(r.status().message().find("100 to 86400000") != std::string::npos);
+      }
+    }
+    SUBCASE("when CLONE_ORPHAN_GRACE_SECONDS is 0, every orphan is deleted at once") {
+      CHECK(MustLoad(With(Minimal(), {{"CLONE_ORPHAN_GRACE_SECONDS", "0"}})).clone_orphan_grace_seconds == 0);
     }
   }
 
