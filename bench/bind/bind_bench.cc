@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "tests/support/broker_process.h"
+#include "tests/support/clone_fixture.h"
 #include "tests/support/fake_cloud_controller.h"
 #include "tests/support/http_client.h"
 #include "tests/support/osb_fixtures.h"
@@ -205,17 +206,6 @@ std::string UtcStamp() {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// What the clone's bootstrap does once tmate is connected: POST the ssh pair to the broker with
-// the per-binding token from its environment (the fake does it when the clone reaches RUNNING).
-Fake::SessionReport ContainerReport() {
-  Fake::SessionReport r;
-  r.url = "{env:SSH_ACCESS_SESSION_URL}";
-  r.bearer_token = "{env:SSH_ACCESS_SESSION_TOKEN}";
-  r.body = R"({"ssh_command":"ssh -p2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com",)"
-           R"("ssh_command_read_only":"ssh -p2222 ro0Xk9fQ2mZ7aP4rT8wYb3nC6@tmate.example.com"})";
-  return r;
-}
-
 bool IsPoll(const Fake::JournalEntry& e) {
   return e.method == "GET" &&
          (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" || e.route == "/v3/processes/:guid/stats");
@@ -252,7 +242,8 @@ int Run() {
     k.app_delete_job_ticks = 1;
     k.droplet_delete_job_ticks = 1;
     k.instance_start_ticks = 1;
-    k.session_report = ContainerReport();
+    k.session_report = ContainerReport("ssh -p2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com",
+                                       "ssh -p2222 ro0Xk9fQ2mZ7aP4rT8wYb3nC6@tmate.example.com");
   });
 
   // What the source app brings: its bindings, managed and user-provided.
@@ -262,20 +253,11 @@ int Run() {
   }
 
   const int port = FreeLoopbackPort();
-  const EnvOverrides env = {
-      {"PORT", std::to_string(port)},
-      {"BROKER_PUBLIC_URL", "http://127.0.0.1:" + std::to_string(port)},
-      {"CF_API_URL", fake.base_url()},
-      {"CF_CLIENT_ID", demo.client_id},
-      {"CF_CLIENT_SECRET", demo.client_secret},
-      {"CF_BROKER_NAME", "ssh-access-broker"},
-      {"WORKER_THREADS", std::to_string(opt.worker_threads)},
-      {"WORKER_LEASE_MS", std::to_string(opt.worker_lease_ms)},
-      {"CLONE_POLL_INTERVAL_MS", std::to_string(opt.poll_interval_ms)},
-      {"TMATE_SERVER_HOST", "tmate.example.com"},
-      {"TMATE_SERVER_PORT", "2222"},
-      {"LOG_LEVEL", opt.log_level},
-  };
+  EnvOverrides env = CloneEngineEnv(fake, demo, port);
+  env["WORKER_THREADS"] = std::to_string(opt.worker_threads);
+  env["WORKER_LEASE_MS"] = std::to_string(opt.worker_lease_ms);
+  env["CLONE_POLL_INTERVAL_MS"] = std::to_string(opt.poll_interval_ms);
+  env["LOG_LEVEL"] = opt.log_level;
   std::cerr << "bind_bench: starting the broker (WORKER_THREADS=" << opt.worker_threads
             << ", CLONE_POLL_INTERVAL_MS=" << opt.poll_interval_ms << ", LOG_LEVEL=" << opt.log_level << ")\n";
   BrokerProcess broker(opt.database_url, env, std::chrono::seconds(60));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/support/broker_process.h"
+#include "tests/support/clone_fixture.h"
 #include "tests/support/fake_cloud_controller.h"
 #include "tests/support/http_client.h"
 #include "tests/support/osb_fixtures.h"
@@ -36,22 +37,10 @@ constexpr char kSshCommand[] = "ssh -p2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.examp
 constexpr char kSshCommandNormal[] = "ssh -p 2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com";
 constexpr char kLabelKey[] = "ssh-access/binding-guid";
 
-std::string BindingId(int n) {
-  char buf[64];
-  // The first 8 characters differ per binding: they make the clone's fallback name.
-  std::snprintf(buf, sizeof buf, "%08x-bbbb-4ccc-8ddd-%012d", static_cast<unsigned>(n) * 2654435761u, n);
-  return buf;
-}
+std::string BindingId(int n) { return CloneBindingId(n); }
 
-// What the clone's bootstrap would do once tmate is connected: POST the ssh pair to the broker
-// with the token from its environment (the fake does it when the clone reaches RUNNING).
 Fake::SessionReport ContainerReport() {
-  Fake::SessionReport r;
-  r.url = "{env:SSH_ACCESS_SESSION_URL}";
-  r.bearer_token = "{env:SSH_ACCESS_SESSION_TOKEN}";
-  r.body = std::string(R"({"ssh_command":")") + kSshCommand +
-           R"(","ssh_command_read_only":"ssh -p2222 )" + kTmateRoToken + R"(@tmate.example.com"})";
-  return r;
+  return testing::ContainerReport(kSshCommand, std::string("ssh -p2222 ") + kTmateRoToken + "@tmate.example.com");
 }
 
 // A fake foundation (the demo: spring-music with two managed bindings and one user-provided, an
@@ -71,19 +60,7 @@ class CloneTest {
 
   std::unique_ptr<BrokerProcess> StartBroker(const EnvOverrides& extra = {}) {
     const int port = FreeLoopbackPort();
-    EnvOverrides env = {
-        {"PORT", std::to_string(port)},
-        {"BROKER_PUBLIC_URL", "http://127.0.0.1:" + std::to_string(port)},
-        {"CF_API_URL", fake.base_url()},
-        {"CF_CLIENT_ID", demo.client_id},
-        {"CF_CLIENT_SECRET", demo.client_secret},
-        {"CF_BROKER_NAME", "ssh-access-broker"},
-        {"WORKER_THREADS", "4"},
-        {"WORKER_LEASE_MS", "2000"},
-        {"CLONE_POLL_INTERVAL_MS", "20"},
-        {"TMATE_SERVER_HOST", "tmate.example.com"},
-        {"TMATE_SERVER_PORT", "2222"},
-    };
+    EnvOverrides env = CloneEngineEnv(fake, demo, port);
     if (broker) {  // a second process on the same database shares the first one's secrets
       env["SECURITY_USER_NAME"] = broker->username();
       env["SECURITY_USER_PASSWORD"] = broker->password();

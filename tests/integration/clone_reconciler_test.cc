@@ -16,6 +16,7 @@
 
 #include "broker/base/clock.h"
 #include "tests/support/broker_process.h"
+#include "tests/support/clone_fixture.h"
 #include "tests/support/fake_cloud_controller.h"
 #include "tests/support/http_client.h"
 #include "tests/support/osb_fixtures.h"
@@ -31,19 +32,10 @@ constexpr char kInstance[] = "22222222-aaaa-4bbb-8ccc-000000000002";
 constexpr char kTmateToken[] = "Rk9fQ2mZ7aP4rT8wYb3nC6vD2";
 constexpr char kLabelPrefix[] = "ssh-access";
 
-std::string BindingId(int n) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%08x-bbbb-4ccc-8ddd-%012d", static_cast<unsigned>(n) * 2654435761u, n);
-  return buf;
-}
+std::string BindingId(int n) { return CloneBindingId(n); }
 
-// The clone's bootstrap, as the fake plays it: POST the ssh pair with the clone's token.
 Fake::SessionReport ContainerReport() {
-  Fake::SessionReport r;
-  r.url = "{env:SSH_ACCESS_SESSION_URL}";
-  r.bearer_token = "{env:SSH_ACCESS_SESSION_TOKEN}";
-  r.body = std::string(R"({"ssh_command":"ssh -p2222 )") + kTmateToken + R"(@tmate.example.com"})";
-  return r;
+  return testing::ContainerReport(std::string("ssh -p2222 ") + kTmateToken + "@tmate.example.com");
 }
 
 // The demo foundation and one broker process wired to it, reconciling every 200 ms (the
@@ -58,21 +50,10 @@ class ReconcileTest {
     fake.SetKnobs(k);
     if (prepare) prepare(fake);
     const int port = FreeLoopbackPort();
-    EnvOverrides env = {
-        {"PORT", std::to_string(port)},
-        {"BROKER_PUBLIC_URL", "http://127.0.0.1:" + std::to_string(port)},
-        {"CF_API_URL", fake.base_url()},
-        {"CF_CLIENT_ID", demo.client_id},
-        {"CF_CLIENT_SECRET", demo.client_secret},
-        {"CF_BROKER_NAME", "ssh-access-broker"},
-        {"WORKER_THREADS", "2"},
-        {"WORKER_LEASE_MS", "2000"},
-        {"CLONE_POLL_INTERVAL_MS", "20"},
-        {"TMATE_SERVER_HOST", "tmate.example.com"},
-        {"TMATE_SERVER_PORT", "2222"},
-        {"RECONCILE_INTERVAL_MS", "200"},
-        {"CLONE_ORPHAN_GRACE_SECONDS", "0"},
-    };
+    EnvOverrides env = CloneEngineEnv(fake, demo, port);
+    env["WORKER_THREADS"] = "2";
+    env["RECONCILE_INTERVAL_MS"] = "200";
+    env["CLONE_ORPHAN_GRACE_SECONDS"] = "0";
     for (const auto& [key, value] : extra) env[key] = value;
     broker = std::make_unique<BrokerProcess>(db.url(), env);
     http = std::make_unique<HttpClient>(broker->base_url(), broker->username(), broker->password());
