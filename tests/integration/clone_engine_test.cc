@@ -5,7 +5,13 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -173,6 +179,25 @@ class CloneTest {
   std::unique_ptr<BrokerProcess> broker;
   std::unique_ptr<HttpClient> http;
 };
+
+// A copy of the shipped catalog whose plans set maximum_polling_duration to `deadline_seconds` (the clone
+// job's deadline); returns its path.
+std::string CatalogWithDeadline(int deadline_seconds) {
+  std::ifstream in(std::string(BROKER_SOURCE_DIR) + "/catalog/catalog.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string json = text.str();
+  const std::string key = "\"maximum_polling_duration\": 1800";
+  for (auto at = json.find(key); at != std::string::npos; at = json.find(key)) {
+    json.replace(at, key.size(), "\"maximum_polling_duration\": " + std::to_string(deadline_seconds));
+  }
+  char path[] = "/tmp/ssh-access-catalog-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size()));
+  close(fd);
+  return path;
+}
 
 // Index of the first journal entry matching method and route (or path glob) at or after `from`.
 std::ptrdiff_t IndexOf(const std::vector<Fake::JournalEntry>& journal, const std::string& method,
@@ -373,6 +398,35 @@ TEST_SUITE("clone::Engine") {
     CHECK_MESSAGE(t.AwaitNoClone(BindingId(8)), t.broker->LogTail(80));
   }
 
+  TEST_CASE("a source app on a restricted stack fails with a description naming the stack; no clone is left") {
+    CloneTest t([](Fake& f) { f.UpdateKnobs([](Fake::Knobs& k) { k.restricted_stacks = {"cflinuxfs4"}; }); });
+    t.Provision();
+    const std::string bid = BindingId(15);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneTest::State(op) == "failed");
+    CHECK(CloneTest::Description(op).find("stack") != std::string::npos);
+    CHECK(CloneTest::Description(op).find("cannot be used for staging") == std::string::npos);  // CC's text: log only
+    CHECK(t.AwaitNoClone(bid));
+  }
+
+  TEST_CASE("a service binding stuck past the plan's deadline fails the bind with a clear description") {
+    // A catalog whose plans allow 4 s of polling: the clone job's deadline.
+    const std::string catalog_path = CatalogWithDeadline(4);
+    std::string redis;
+    CloneTest t([&](Fake& f) { (void)f; }, {{"BROKER_CATALOG_FILE", catalog_path}});
+    redis = t.demo.redis_instance_guid;
+    t.fake.UpdateKnobs([&](Fake::Knobs& k) { k.binding_job_stuck_for_instances = {redis}; });
+    t.Provision();
+    const std::string bid = BindingId(16);
+    const auto started = std::chrono::steady_clock::now();
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneTest::State(op) == "failed");
+    CHECK(CloneTest::Description(op).find("in time") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - started < seconds(30));
+    CHECK_MESSAGE(t.AwaitNoClone(bid), t.broker->LogTail(40));
+    std::remove(catalog_path.c_str());
+  }
+
   TEST_CASE("a start refused by quota fails with a description naming the quota, and the clone is deleted") {
     CloneTest t([](Fake& f) { f.UpdateKnobs([](Fake::Knobs& k) { k.start_quota_exceeded = true; }); });
     t.Provision();
@@ -508,6 +562,41 @@ TEST_SUITE("clone::Engine") {
       CHECK(CloneTest::State(t.UnbindAndWait(bid)) == "succeeded");
       CHECK(t.AllClones().empty());
     }
+  }
+
+  TEST_CASE("SIGTERM lets the running step finish, releases the job at once, and a restart completes the bind") {
+    CloneTest t;
+    t.Provision();
+    const std::string bid = BindingId(17);
+    Fake::Fault slow{Fake::Fault::Kind::kSlowResponse, "POST", "/v3/droplets", 1, 1};
+    slow.delay = milliseconds(1500);
+    t.fake.AddFault(slow);
+    const Response r = t.Bind(bid, t.demo.app_guid);
+    REQUIRE(r.status == 202);
+    const std::string job_sql = "SELECT step, status, coalesce(locked_by, '') FROM jobs WHERE binding_id = " +
+                                SqlQuote(bid) + " AND kind = 'clone'";
+    const auto until = std::chrono::steady_clock::now() + seconds(20);
+    while (std::chrono::steady_clock::now() < until) {
+      const auto rows = t.db.Query(job_sql);
+      if (!rows.empty() && rows[0][0] == "copy_droplet" && rows[0][1] == "running") break;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    std::this_thread::sleep_for(milliseconds(200));  // the slow copy is in flight
+    const int status = t.broker->Stop(seconds(20));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    // The copy finished and was checkpointed; the job is claimable again, by anyone, right now.
+    const auto rows = t.db.Query(job_sql);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0][0] == "await_droplet");
+    CHECK(rows[0][1] == "retryable");
+    CHECK(rows[0][2].empty());
+    CHECK(t.fake.Calls("POST", "/v3/droplets").size() == 1);
+    t.broker->Restart();
+    const auto op = t.AwaitOperation(bid, OperationOf(r));
+    CHECK_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+    CHECK(t.fake.Calls("POST", "/v3/droplets").size() == 1);  // not copied twice
+    CHECK(t.ClonesOf(bid).size() == 1);
   }
 
   TEST_CASE("two broker processes on one database, 50 concurrent binds: every clone is made exactly once") {
