@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "broker/base/clock.h"
+#include "broker/base/digest.h"
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
 #include "broker/cf/cc_client.h"
@@ -23,6 +25,7 @@
 #include "broker/config/config.h"
 #include "broker/http/server.h"
 #include "broker/osb/broker.h"
+#include "broker/session/bootstrap_script.h"
 #include "broker/store/cipher.h"
 #include "broker/store/migration_runner.h"
 #include "broker/store/pg_pool.h"
@@ -33,6 +36,21 @@ namespace {
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "broker: %s\n", message.c_str());
   return code;
+}
+
+// The tmate bundle this process serves: TMATE_BUNDLE_PATH, else assets/ next to the binary (the
+// package layout), else ../assets/ (a build tree: build/broker/broker, build/assets/). "" when
+// there is none.
+std::string FindTmateBundle(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (const auto& dir : {exe.parent_path() / "assets", exe.parent_path().parent_path() / "assets"}) {
+    const auto candidate = dir / "tmate-bundle.tar.gz";
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
+  }
+  return "";
 }
 
 }  // namespace
@@ -96,6 +114,28 @@ int main() {
   engine.tmate_ed25519_fingerprint = cfg->tmate_ed25519_fingerprint;
   engine.tmate_rsa_fingerprint = cfg->tmate_rsa_fingerprint;
   engine.poll_interval = std::chrono::milliseconds(cfg->clone_poll_interval_ms);
+
+  // The tmate bundle: served by this broker, or the operator's own (TMATE_BUNDLE_URL).
+  std::string bundle_path, bundle_sha256;
+  if (!cfg->tmate_bundle_url.empty()) {
+    engine.tmate_bundle_url = cfg->tmate_bundle_url;
+    engine.tmate_bundle_sha256 = cfg->tmate_bundle_sha256;
+  } else {
+    bundle_path = FindTmateBundle(cfg->tmate_bundle_path);
+    if (!bundle_path.empty()) {
+      auto sha = base::Sha256FileHex(bundle_path);
+      if (!sha.ok()) return Fail(2, "config: TMATE_BUNDLE_PATH: " + sha.status().message());
+      bundle_sha256 = *sha;
+      engine.tmate_bundle_url = cfg->public_url + "/ssh-access/v1/assets/tmate-bundle.tar.gz";
+      engine.tmate_bundle_sha256 = bundle_sha256;
+      log->info("main.tmate_bundle path={} sha256={}", base::LogQuote(bundle_path), bundle_sha256);
+    } else if (!cfg->tmate_bundle_path.empty() || !cfg->cf_api_url.empty()) {
+      return Fail(2, "config: TMATE_BUNDLE_PATH: no tmate bundle at " +
+                         (cfg->tmate_bundle_path.empty() ? std::string("assets/tmate-bundle.tar.gz next to the binary")
+                                                         : cfg->tmate_bundle_path) +
+                         " (build one with scripts/build-tmate-bundle, or set TMATE_BUNDLE_URL and TMATE_BUNDLE_SHA256)");
+    }
+  }
   if (!cfg->cf_api_url.empty() && cfg->worker_threads > 0) {
     cf::CcClientOptions cc_options;
     cc_options.api_url = cfg->cf_api_url;
@@ -124,6 +164,9 @@ int main() {
   server_options.port = cfg->port;
   server_options.threads = cfg->http_threads;
   for (const auto& c : cfg->credentials) server_options.credentials.push_back({c.username, c.password});
+  server_options.bootstrap_script = std::string(session::BootstrapScript());
+  server_options.tmate_bundle_path = bundle_path;
+  server_options.tmate_bundle_sha256 = bundle_sha256;
   http::Server server(server_options, broker, session_desk, [&pg_store] { return pg_store.Ping(); });
   if (const auto s = server.Start(); !s.ok()) return Fail(3, s.ToString());
   log->info("main.listening port={}", server.port());

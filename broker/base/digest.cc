@@ -1,7 +1,11 @@
 #include "broker/base/digest.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include <cstdio>
+#include <memory>
 
 #include "broker/base/ids.h"
 
@@ -11,6 +15,21 @@ std::string Sha256Hex(std::string_view bytes) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
   return HexEncode(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+}
+
+Result<std::string> Sha256FileHex(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) return Status::NotFound("cannot open " + path);
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return Status::Internal("SHA-256 unavailable");
+  unsigned char buf[64 * 1024];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) EVP_DigestUpdate(ctx.get(), buf, n);
+  if (std::ferror(f.get())) return Status::Internal("error reading " + path);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

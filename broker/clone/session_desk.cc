@@ -7,6 +7,7 @@
 #include "broker/osb/json_util.h"
 #include "broker/osb/types.h"
 #include "broker/session/session.h"
+#include "broker/session/tmate.h"
 
 namespace broker::clone {
 namespace {
@@ -48,32 +49,50 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
                            std::string_view body) {
   bool replaced = false;
   bool read_only = false;
+  std::optional<session::TmateFailure> failure;
+  bool nothing_yet = false;
   const Status s = store_.InTransaction([&](osb::StoreTx& tx) -> Status {
     replaced = false;
     read_only = false;
+    failure.reset();
+    nothing_yet = false;
     BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> found, tx.LockBinding(binding_id));
     // Authenticate before looking at the body: an unauthenticated caller learns nothing from it.
     const bool token_ok = SecretMatches(bearer_token, found.has_value() ? found->session_token_hash : "");
     if (!found.has_value() || !token_ok || !AcceptsReports(*found)) return BadToken();
     osb::Binding& binding = *found;
 
-    BROKER_ASSIGN_OR_RETURN(session::SessionReport report, session::DecodeSessionReport(body));
-    read_only = report.ssh_command_read_only.has_value();
-    replaced = session::SessionView(binding.credentials_json).ok();
-
-    BROKER_ASSIGN_OR_RETURN(std::string merged, session::MergeSession(binding.credentials_json, report, clock_.Now()));
+    BROKER_ASSIGN_OR_RETURN(session::ContainerReport report, session::DecodeContainerReport(body));
+    std::string merged;
+    osb::Event event;
+    if (report.session.has_value()) {
+      read_only = report.session->ssh_command_read_only.has_value();
+      replaced = session::SessionView(binding.credentials_json).ok();
+      BROKER_ASSIGN_OR_RETURN(merged, session::MergeSession(binding.credentials_json, *report.session, clock_.Now()));
+      event.kind = "binding.session_reported";
+      event.detail_json = std::string("{\"read_only\":") + (read_only ? "true" : "false") +
+                          ",\"replaced\":" + (replaced ? "true" : "false") + "}";
+    } else if (report.failure.has_value()) {
+      failure = report.failure;
+      BROKER_ASSIGN_OR_RETURN(merged,
+                              session::MergeSessionFailure(binding.credentials_json, *report.failure, clock_.Now()));
+      event.kind = "binding.session_failed";
+      rapidjson::Document detail(rapidjson::kObjectType);
+      detail.AddMember("reason", rapidjson::Value(report.failure->detail.c_str(), detail.GetAllocator()),
+                       detail.GetAllocator());
+      event.detail_json = osb::CanonicalJson(detail);
+    } else {
+      nothing_yet = true;  // the lines say nothing yet ("Connecting to ...")
+      return Status::Ok();
+    }
     // osb::Binding's JSON fields hold canonical text.
     BROKER_ASSIGN_OR_RETURN(rapidjson::Document doc, osb::ParseJson(merged, "merged credentials"));
     binding.credentials_json = osb::CanonicalJson(doc);
     BROKER_RETURN_IF_ERROR(tx.UpdateBinding(binding));
 
-    osb::Event event;
-    event.kind = "binding.session_reported";
     event.instance_id = binding.instance_id;
     event.binding_id = binding.id;
     event.request_id = std::string(request_id);
-    event.detail_json = std::string("{\"read_only\":") + (read_only ? "true" : "false") +
-                        ",\"replaced\":" + (replaced ? "true" : "false") + "}";
     return tx.RecordEvent(event);
   });
 
@@ -88,8 +107,16 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
     }
     return s;
   }
-  Log()->info("clone.session_reported request_id={} binding_id={} read_only={} replaced={}", request_id, LogId(binding_id),
-              read_only, replaced);
+  if (nothing_yet) {
+    Log()->debug("clone.session_report_empty request_id={} binding_id={}", request_id, LogId(binding_id));
+  } else if (failure.has_value()) {
+    // The detail is sanitised (session::SanitizeFailureDetail): no session command reaches it.
+    Log()->warn("clone.session_failed request_id={} binding_id={} detail={}", request_id, LogId(binding_id),
+                base::LogQuote(failure->detail));
+  } else {
+    Log()->info("clone.session_reported request_id={} binding_id={} read_only={} replaced={}", request_id,
+                LogId(binding_id), read_only, replaced);
+  }
   return Status::Ok();
 }
 

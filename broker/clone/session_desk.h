@@ -32,9 +32,12 @@ class SessionDesk {
   SessionDesk(osb::Store& store, const base::Clock& clock) : store_(store), clock_(clock) {}
 
   // POST /ssh-access/v1/bindings/:binding_id/session (Authorization: Bearer <token>).
-  // Records the clone's report `body` (see session::DecodeSessionReport) in the binding's
-  // credentials, replacing any earlier session, and appends a "binding.session_reported" event;
-  // all in one transaction, under the binding's row lock. `request_id` goes into the event and log.
+  // Records the clone's report `body` (see session::DecodeContainerReport) in the binding's
+  // credentials: a session replaces any earlier session or failure ("binding.session_reported"
+  // event); a failure (tmate could not reach or trust its server, the bootstrap failed) is kept
+  // as session_failure for the clone job to fail the bind with ("binding.session_failed"); lines
+  // that say nothing yet change nothing. One transaction, under the binding's row lock.
+  // `request_id` goes into the event and log.
   //   kUnauthenticated: no such binding, a tombstone, not a bind in progress or succeeded, no token
   //     hash recorded yet, or `bearer_token` does not hash to it (one answer for all of these);
   //   kInvalidArgument: the body is malformed (the message says how; never echoes the body);

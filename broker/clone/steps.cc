@@ -11,6 +11,7 @@
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
 #include "broker/osb/json_util.h"
+#include "broker/session/tmate.h"
 
 namespace broker::clone {
 namespace {
@@ -279,6 +280,11 @@ StepOutcome CreateClone(StepContext& ctx) {
   auto env = ctx.cc.GetEnvironmentVariables(b.app_guid);
   if (!env.ok()) return CcFailure(ctx, kStep, "get_env", env.status(), "reading the app's environment variables failed");
 
+  const auto tmate_config = session::RenderTmateConfig(
+      {ctx.settings.tmate_server_host, ctx.settings.tmate_server_port, ctx.settings.tmate_ed25519_fingerprint,
+       ctx.settings.tmate_rsa_fingerprint, AuthorizedKeys(b)});
+  if (!tmate_config.ok()) return StepOutcome::Fail("the ssh session cannot be configured: " + tmate_config.status().message());
+
   NewApp app;
   app.space_guid = out.Str(src, "space_guid");
   app.lifecycle_type = out.Str(src, "lifecycle");
@@ -295,13 +301,9 @@ StepOutcome CreateClone(StepContext& ctx) {
   e["SSH_ACCESS_SESSION_URL"] = SessionReportUrl(ctx);
   e["SSH_ACCESS_SESSION_TOKEN"] = token;
   e["SSH_ACCESS_ORIGINAL_COMMAND"] = out.Str(src, "web_command");
-  e["SSH_ACCESS_TMATE_SERVER_HOST"] = ctx.settings.tmate_server_host;
-  e["SSH_ACCESS_TMATE_SERVER_PORT"] = std::to_string(ctx.settings.tmate_server_port);
-  e["SSH_ACCESS_TMATE_ED25519_FINGERPRINT"] = ctx.settings.tmate_ed25519_fingerprint;
-  e["SSH_ACCESS_TMATE_RSA_FINGERPRINT"] = ctx.settings.tmate_rsa_fingerprint;
-  std::string keys;
-  for (const auto& k : AuthorizedKeys(b)) keys += k + "\n";
-  e["SSH_ACCESS_AUTHORIZED_KEYS"] = keys;
+  e["SSH_ACCESS_TMATE_CONFIG"] = *tmate_config;
+  e["SSH_ACCESS_TMATE_BUNDLE_URL"] = ctx.settings.tmate_bundle_url;
+  e["SSH_ACCESS_TMATE_BUNDLE_SHA256"] = ctx.settings.tmate_bundle_sha256;
   const auto settings = ParseObject(b.plan_settings_json);
   const auto session = settings.FindMember("session");
   e["SSH_ACCESS_SESSION_MODE"] =
@@ -568,6 +570,12 @@ StepOutcome AwaitSession(StepContext& ctx) {
   auto binding = ctx.read_binding();
   if (!binding.ok()) return StepOutcome::Error(binding.status());
   if (binding->has_value() && SessionReported(**binding)) return StepOutcome::Done();
+  if (binding->has_value()) {
+    if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
+      return StepOutcome::Fail(
+          session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));
+    }
+  }
   return StepOutcome::Wait(ctx.settings.poll_interval);
 }
 
@@ -785,6 +793,7 @@ std::string AssembleCredentials(const std::string& session_credentials_json, con
   set("expires_at", Value(base::FormatIso8601(expires_at).c_str(), a));
   set("session_url", Value(session_url.c_str(), a));
   creds.RemoveMember("skipped_services");
+  creds.RemoveMember("session_failure");  // a later reconnect problem is the session_url's business
   if (outputs.IsObject()) {
     const auto skipped = outputs.FindMember("skipped");
     if (skipped != outputs.MemberEnd() && skipped->value.IsArray() && !skipped->value.Empty()) {

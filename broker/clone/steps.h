@@ -52,6 +52,8 @@ struct EngineSettings {
   int tmate_server_port = 22;
   std::string tmate_ed25519_fingerprint;
   std::string tmate_rsa_fingerprint;
+  std::string tmate_bundle_url;              // where the clone downloads tmate from
+  std::string tmate_bundle_sha256;           // its hex SHA-256, checked by the bootstrap
   std::chrono::milliseconds poll_interval{2000};  // between looks at a copying droplet, a job, stats
   int crash_log_lines = 10;                  // log lines quoted when the clone crashes
 };

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "broker/base/encoding.h"
+#include "broker/session/tmate.h"
 
 namespace broker::config {
 namespace {
@@ -191,6 +192,18 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   BROKER_ASSIGN_OR_RETURN(c.tmate_server_port, IntVar(getenv, "TMATE_SERVER_PORT", 22, 1, 65535));
   c.tmate_ed25519_fingerprint = StrVar(getenv, "TMATE_SERVER_ED25519_FINGERPRINT");
   c.tmate_rsa_fingerprint = StrVar(getenv, "TMATE_SERVER_RSA_FINGERPRINT");
+  c.tmate_bundle_path = StrVar(getenv, "TMATE_BUNDLE_PATH");
+  c.tmate_bundle_url = StrVar(getenv, "TMATE_BUNDLE_URL");
+  c.tmate_bundle_sha256 = StrVar(getenv, "TMATE_BUNDLE_SHA256");
+  if (!c.tmate_bundle_url.empty() && !IsHttpUrl(c.tmate_bundle_url)) {
+    return Bad("TMATE_BUNDLE_URL", "must be an http:// or https:// URL");
+  }
+  if (!c.tmate_bundle_url.empty() || !c.tmate_bundle_sha256.empty()) {
+    if (c.tmate_bundle_url.empty()) return Bad("TMATE_BUNDLE_URL", "TMATE_BUNDLE_SHA256 needs TMATE_BUNDLE_URL");
+    const bool hex64 = c.tmate_bundle_sha256.size() == 64 &&
+                       c.tmate_bundle_sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex64) return Bad("TMATE_BUNDLE_SHA256", "must be the bundle's SHA-256 as 64 lowercase hex digits");
+  }
 
   BROKER_ASSIGN_OR_RETURN(c.clone_ttl_minutes, IntVar(getenv, "CLONE_TTL", 0, 0, 7 * 24 * 60));
   BROKER_ASSIGN_OR_RETURN(c.clone_max_per_space, IntVar(getenv, "CLONE_MAX_PER_SPACE", 0, 0, 100000));
@@ -218,6 +231,23 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
     }
     if (c.public_url.empty()) {
       return Bad("BROKER_PUBLIC_URL", "CF_API_URL needs the broker's URL as the clones reach it (or VCAP_APPLICATION)");
+    }
+    // The clones' tmate needs the operator's server, and its ed25519 fingerprint above all
+    // (tmate.md §1: it is the one tmate checks).
+    if (c.tmate_server_host.empty()) return Bad("TMATE_SERVER_HOST", "CF_API_URL needs the tmate server clones connect to");
+    if (c.tmate_ed25519_fingerprint.empty()) {
+      return Bad("TMATE_SERVER_ED25519_FINGERPRINT",
+                 "CF_API_URL needs the tmate server's ed25519 host key fingerprint (ssh-keygen -l -E SHA256)");
+    }
+    const auto rendered = session::RenderTmateConfig(
+        {c.tmate_server_host, c.tmate_server_port, c.tmate_ed25519_fingerprint, c.tmate_rsa_fingerprint, {}});
+    if (!rendered.ok()) {
+      const std::string& m = rendered.status().message();
+      const char* var = m.find("host") != std::string::npos      ? "TMATE_SERVER_HOST"
+                        : m.find("ed25519") != std::string::npos ? "TMATE_SERVER_ED25519_FINGERPRINT"
+                        : m.find("rsa") != std::string::npos     ? "TMATE_SERVER_RSA_FINGERPRINT"
+                                                                 : "TMATE_SERVER_PORT";
+      return Bad(var, m);
     }
   }
   return c;

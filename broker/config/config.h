@@ -41,7 +41,13 @@ struct Config {
   std::string cf_ca_cert;               // CF_CA_CERT (PEM text or a file path)
   std::string tmate_server_host;        // TMATE_SERVER_HOST
   int tmate_server_port = 22;           // TMATE_SERVER_PORT
-  std::string tmate_ed25519_fingerprint, tmate_rsa_fingerprint;
+  std::string tmate_ed25519_fingerprint, tmate_rsa_fingerprint;  // TMATE_SERVER_{ED25519,RSA}_FINGERPRINT
+  // The tmate bundle clones download: this broker serves TMATE_BUNDLE_PATH (default: assets/ next
+  // to the binary, or ../assets/ for a build tree), unless TMATE_BUNDLE_URL (with
+  // TMATE_BUNDLE_SHA256) points at the operator's own copy.
+  std::string tmate_bundle_path;        // TMATE_BUNDLE_PATH ("" = the default places)
+  std::string tmate_bundle_url;         // TMATE_BUNDLE_URL
+  std::string tmate_bundle_sha256;      // TMATE_BUNDLE_SHA256 (64 hex digits; with TMATE_BUNDLE_URL)
   int clone_ttl_minutes = 0;            // CLONE_TTL (minutes; 0 = the plan's default)
   int clone_max_per_space = 0;          // CLONE_MAX_PER_SPACE (0 = unlimited)
   int clone_max_memory_mb = 0;          // CLONE_MAX_MEMORY_MB (0 = the plan's cap)

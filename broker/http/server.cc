@@ -32,6 +32,8 @@ struct Reply {
   int status = 200;
   std::string body = "{}";
   bool retry_after = false;  // add Retry-After (last_operation while in progress)
+  bool plain_text = false;   // text/plain instead of application/json (the bootstrap script)
+  std::string file{};        // non-empty: answer 200 with this file's bytes (the tmate bundle)
 };
 
 // A response header with a name known only at run time. Pistache 0.0.5 writes typed headers but
@@ -124,7 +126,7 @@ struct Server::Impl {
     return Status::InvalidArgument("accepts_incomplete must be true or false");
   }
 
-  void Send(const Request& req, ResponseWriter& resp, int status, const std::string& body) {
+  void Send(const Request& req, ResponseWriter& resp, int status, const std::string& body, bool plain_text = false) {
     // HTTP/1.1 connections are persistent unless the client says otherwise; Pistache 0.0.5
     // answers "Connection: Close" to any request without a Connection header, which makes
     // clients (Cloud Controller's among them) reconnect for every call.
@@ -134,7 +136,9 @@ struct Server::Impl {
       resp.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
     }
     // RFC 9110: a 204 has no content, so nothing to describe.
-    if (status != 204) resp.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+    if (status != 204) {
+      resp.headers().add<Pistache::Http::Header::ContentType>(plain_text ? MIME(Text, Plain) : MIME(Application, Json));
+    }
     resp.send(static_cast<Pistache::Http::Code>(status), body);
   }
 
@@ -196,7 +200,12 @@ struct Server::Impl {
     if (reply.ok()) {
       status = reply->status;
       if (reply->retry_after) AddHeader(resp, "Retry-After", kRetryAfterSeconds);
-      Send(req, resp, status, reply->body);
+      if (!reply->file.empty()) {
+        // Pistache streams the file (sendfile) and answers 404 itself if it vanished.
+        Pistache::Http::serveFile(resp, reply->file, MIME(Application, OctetStream));
+      } else {
+        Send(req, resp, status, reply->body, reply->plain_text);
+      }
     } else {
       const HttpError err = MapError(reply.status(), mapped_as);
       status = err.status;
@@ -244,6 +253,27 @@ void Server::Impl::SetupRoutes() {
     }
     return Reply{200, R"({"status":"ok","database":"ok"})"};
   });
+
+  // What a clone downloads at start (no credentials: neither holds a secret). The bootstrap is
+  // built into the binary; the bundle is served only when this broker has one.
+  Route(M::Get, "/ssh-access/v1/bootstrap", Endpoint::kOther, false, [this](Call&) -> Result<Reply> {
+    Reply r{200, options.bootstrap_script};
+    r.plain_text = true;
+    return r;
+  });
+  Route(M::Get, "/ssh-access/v1/assets/tmate-bundle.tar.gz", Endpoint::kOther, false, [this](Call&) -> Result<Reply> {
+    if (options.tmate_bundle_path.empty()) return Status::NotFound("this broker serves no tmate bundle");
+    Reply r;
+    r.file = options.tmate_bundle_path;
+    return r;
+  });
+  Route(M::Get, "/ssh-access/v1/assets/tmate-bundle.tar.gz.sha256", Endpoint::kOther, false,
+        [this](Call&) -> Result<Reply> {
+          if (options.tmate_bundle_path.empty()) return Status::NotFound("this broker serves no tmate bundle");
+          Reply r{200, options.tmate_bundle_sha256 + "  tmate-bundle.tar.gz\n"};
+          r.plain_text = true;
+          return r;
+        });
 
   Route(M::Get, "/v2/catalog", Endpoint::kCatalog, true,
         [this](Call&) -> Result<Reply> { return Reply{200, broker.catalog().json()}; });

@@ -39,7 +39,11 @@ struct ServerOptions {
   int threads = 16;  // reactor threads; handlers block on the database, so more than cores
   std::vector<BasicCredential> credentials;
   std::size_t max_body_bytes = 64 * 1024;
-  std::size_t max_session_body_bytes = 8 * 1024;  // a session report is two ssh lines and a URL
+  // A session report is a few tmate lines (the bootstrap sends at most 32 of 512 bytes at most).
+  std::size_t max_session_body_bytes = 16 * 1024;
+  std::string bootstrap_script;     // GET /ssh-access/v1/bootstrap
+  std::string tmate_bundle_path;    // GET /ssh-access/v1/assets/tmate-bundle.tar.gz; "" = 404
+  std::string tmate_bundle_sha256;  // hex, served as the bundle's .sha256
 };
 
 class Server {

@@ -18,8 +18,10 @@ constexpr std::size_t kMaxHostBytes = 253;
 constexpr std::size_t kMaxLabelBytes = 63;
 
 // The credential members a report owns; MergeSession replaces all of them together.
-constexpr std::array<std::string_view, 8> kSessionMembers = {
+// A recorded failure (tmate.h, MergeSessionFailure) goes with them: a newer session supersedes it.
+constexpr std::array<std::string_view, 9> kSessionMembers = {
     "ssh_command", "ssh_command_read_only", "host", "port", "username", "uri", "web_url", "session_reported_at",
+    "session_failure",
 };
 
 bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
@@ -99,6 +101,8 @@ Result<std::optional<std::string>> OptionalString(const rapidjson::Value& obj, c
 }
 
 }  // namespace
+
+bool ValidSshHost(std::string_view host) { return ValidHost(host); }
 
 std::string SshEndpoint::Uri() const { return "ssh://" + username + "@" + host + ":" + std::to_string(port); }
 

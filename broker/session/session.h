@@ -41,6 +41,10 @@ struct SshEndpoint {
 // text over kMaxSessionLineBytes.
 base::Result<SshEndpoint> ParseSshCommand(std::string_view text);
 
+// True for a host ParseSshCommand accepts: at most 253 characters of dot-separated labels, each
+// 1-63 of [A-Za-z0-9-] not starting or ending with '-'.
+bool ValidSshHost(std::string_view host);
+
 // What a clone reports after tmate printed its session lines.
 struct SessionReport {
   std::string ssh_command;                           // the read-write `ssh session:` command

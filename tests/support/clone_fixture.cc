@@ -35,6 +35,7 @@ EnvOverrides CloneEngineEnv(const FakeCloudController& fake, const FakeCloudCont
       {"CLONE_POLL_INTERVAL_MS", "20"},
       {"TMATE_SERVER_HOST", "tmate.example.com"},
       {"TMATE_SERVER_PORT", "2222"},
+      {"TMATE_SERVER_ED25519_FINGERPRINT", "SHA256:Z1f1NWhPZ4YjPU9zmjm+d+cWm8XJx5cmXNgs46mkHKg"},
   };
 }
 

@@ -114,8 +114,9 @@ TEST_SUITE("config::Config") {
                                                   {"CF_CA_CERT", "/etc/ssl/ca.pem"},
                                                   {"TMATE_SERVER_HOST", "tmate.example.com"},
                                                   {"TMATE_SERVER_PORT", "2222"},
-                                                  {"TMATE_SERVER_ED25519_FINGERPRINT", "SHA256:ed"},
-                                                  {"TMATE_SERVER_RSA_FINGERPRINT", "SHA256:rsa"},
+                                                  {"TMATE_SERVER_ED25519_FINGERPRINT", "SHA256:ed25519fingerprint"},
+                                                  {"TMATE_SERVER_RSA_FINGERPRINT", "SHA256:rsafingerprint"},
+                                                  {"TMATE_BUNDLE_PATH", "/srv/assets/tmate.tar.gz"},
                                                   {"CLONE_TTL", "120"},
                                                   {"CLONE_MAX_PER_SPACE", "3"},
                                                   {"CLONE_MAX_MEMORY_MB", "2048"},
@@ -145,8 +146,9 @@ TEST_SUITE("config::Config") {
     CHECK(c.cf_ca_cert == "/etc/ssl/ca.pem");
     CHECK(c.tmate_server_host == "tmate.example.com");
     CHECK(c.tmate_server_port == 2222);
-    CHECK(c.tmate_ed25519_fingerprint == "SHA256:ed");
-    CHECK(c.tmate_rsa_fingerprint == "SHA256:rsa");
+    CHECK(c.tmate_ed25519_fingerprint == "SHA256:ed25519fingerprint");
+    CHECK(c.tmate_bundle_path == "/srv/assets/tmate.tar.gz");
+    CHECK(c.tmate_rsa_fingerprint == "SHA256:rsafingerprint");
     CHECK(c.clone_ttl_minutes == 120);
     CHECK(c.clone_max_per_space == 3);
     CHECK(c.clone_max_memory_mb == 2048);
@@ -386,6 +388,35 @@ TEST_SUITE("config::Config") {
       CheckRejected(With(Minimal(), {{"CF_API_URL", "https://api.example.com"}, {"CF_ADMIN_USER", "admin"},
                                      {"CF_ADMIN_PASSWORD", "pw"}}),
                     "BROKER_PUBLIC_URL");
+    }
+    SUBCASE("when CF_API_URL comes without the tmate server, or with a malformed one") {
+      const auto engine = With(Minimal(), {{"CF_API_URL", "https://api.example.com"},
+                                           {"CF_ADMIN_USER", "admin"},
+                                           {"CF_ADMIN_PASSWORD", "pw"},
+                                           {"BROKER_PUBLIC_URL", "https://b.example.com"}});
+      CheckRejected(engine, "TMATE_SERVER_HOST");
+      CheckRejected(With(engine, {{"TMATE_SERVER_HOST", "tmate.example.com"}}), "TMATE_SERVER_ED25519_FINGERPRINT");
+      const auto with_server = With(engine, {{"TMATE_SERVER_HOST", "tmate.example.com"},
+                                             {"TMATE_SERVER_ED25519_FINGERPRINT", "SHA256:abcDEF012+/xyz"}});
+      CHECK(MustLoad(with_server).tmate_server_host == "tmate.example.com");
+      CheckRejected(With(with_server, {{"TMATE_SERVER_HOST", "tmate example.com"}}), "TMATE_SERVER_HOST");
+      CheckRejected(With(with_server, {{"TMATE_SERVER_ED25519_FINGERPRINT", "MD5:ab:cd"}}),
+                    "TMATE_SERVER_ED25519_FINGERPRINT");
+      CheckRejected(With(with_server, {{"TMATE_SERVER_RSA_FINGERPRINT", "SHA256:x'y"}}), "TMATE_SERVER_RSA_FINGERPRINT");
+    }
+    SUBCASE("an operator's own tmate bundle needs its URL and SHA-256") {
+      const std::string sha(64, 'a');
+      const Config c = MustLoad(With(Minimal(), {{"TMATE_BUNDLE_URL", "https://assets.example.com/tmate.tgz"},
+                                                 {"TMATE_BUNDLE_SHA256", sha}}));
+      CHECK(c.tmate_bundle_url == "https://assets.example.com/tmate.tgz");
+      CHECK(c.tmate_bundle_sha256 == sha);
+      CheckRejected(With(Minimal(), {{"TMATE_BUNDLE_URL", "https://assets.example.com/tmate.tgz"}}),
+                    "TMATE_BUNDLE_SHA256");
+      CheckRejected(With(Minimal(), {{"TMATE_BUNDLE_SHA256", sha}}), "TMATE_BUNDLE_URL");
+      CheckRejected(With(Minimal(), {{"TMATE_BUNDLE_URL", "ftp://x/t.tgz"}, {"TMATE_BUNDLE_SHA256", sha}}),
+                    "TMATE_BUNDLE_URL");
+      CheckRejected(With(Minimal(), {{"TMATE_BUNDLE_URL", "https://x/t.tgz"}, {"TMATE_BUNDLE_SHA256", "ABC"}}),
+                    "TMATE_BUNDLE_SHA256");
     }
     SUBCASE("when WORKER_LEASE_MS is too short") {
       CheckRejected(With(Minimal(), {{"WORKER_LEASE_MS", "10"}}), "WORKER_LEASE_MS");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/base/digest.h"
+#include "broker/session/tmate.h"
 
 namespace broker::clone {
 namespace {
@@ -201,6 +202,41 @@ TEST_SUITE("clone::SessionDesk") {
     REQUIRE(store.state.events.size() == 2);
     CHECK(store.state.events[0].detail_json == R"({"read_only":true,"replaced":false})");
     CHECK(store.state.events[1].detail_json == R"({"read_only":false,"replaced":true})");
+  }
+
+  TEST_CASE("the bootstrap's tmate lines: a session, then a failure kept for the job, then a session again") {
+    MemoryStore store;
+    FixedClock clock;
+    store.state.bindings["b-1"] = MakeBinding(osb::OperationState::kInProgress);
+    SessionDesk desk(store, clock);
+    // Only "Connecting to ...": nothing to record, nothing written.
+    REQUIRE(desk.Report("r0", "b-1", kToken, R"({"tmate_lines":["Connecting to tmate.example.com..."]})").ok());
+    CHECK(store.updates == 0);
+    CHECK(store.state.events.empty());
+
+    const std::string failed =
+        R"({"tmate_lines":["Error connecting: Connection refused","Reconnecting...",)"
+        R"("Error connecting: Connection refused","Reconnecting...","Error connecting: Connection refused"]})";
+    REQUIRE(desk.Report("r1", "b-1", kToken, failed).ok());
+    const auto failure = session::SessionFailure(store.state.bindings["b-1"].credentials_json);
+    REQUIRE(failure.has_value());
+    CHECK(failure->kind == session::TmateFailure::Kind::kConnectionError);
+    CHECK(failure->detail == "Connection refused");
+    REQUIRE(store.state.events.size() == 1);
+    CHECK(store.state.events[0].kind == "binding.session_failed");
+    CHECK(store.state.events[0].detail_json == R"({"reason":"Connection refused"})");
+
+    const std::string ok = std::string(R"({"tmate_lines":["Connecting to tmate.example.com...",)") +
+                           R"("ssh session read only: ssh -p2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@tmate.example.com",)" +
+                           R"("ssh session: )" + kSsh + R"("]})";
+    REQUIRE(desk.Report("r2", "b-1", kToken, ok).ok());
+    const std::string& creds = store.state.bindings["b-1"].credentials_json;
+    CHECK_FALSE(session::SessionFailure(creds).has_value());
+    CHECK(creds.find(kSshToken) != std::string::npos);
+    CHECK(creds.find("ro-A4HHCB4GQRbLw5UjkaJefdNtE") != std::string::npos);
+    REQUIRE(store.state.events.size() == 2);
+    CHECK(store.state.events[1].kind == "binding.session_reported");
+    CHECK(store.state.events[1].detail_json == R"({"read_only":true,"replaced":false})");
   }
 
   TEST_CASE("Read answers the key holder of a succeeded bind, 404 before a report, 401 otherwise") {

@@ -1,0 +1,236 @@
+// Tests for broker/session/tmate.h: the config the clone's tmate gets, and the `tmate -F` lines of
+// reference/tmate.md §4.2, exactly as tmate 2.4.0 prints them.
+#include "broker/session/tmate.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+namespace broker::session {
+namespace {
+
+using K = TmateLineKind;
+
+constexpr char kEd[] = "SHA256:Z1f1NWhPZ4YjPU9zmjm+d+cWm8XJx5cmXNgs46mkHKg";
+constexpr char kRsa[] = "SHA256:3wfH0dGDd1uQ4yHnGKhVEqE2HmW8uF7mPvS9i0OcXk=";
+constexpr char kKey[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHl7sVxkSu2GZsPKc4L5e4LvG1mvhW3Ch8mPp0n0gKzX alice@laptop";
+
+TEST_SUITE("session::tmate") {
+  TEST_CASE("RenderTmateConfig writes the server, both fingerprints, restart and one tmate-set per key") {
+    const auto conf = RenderTmateConfig({"tmate.example.com", 2222, kEd, kRsa, {kKey, kKey}});
+    REQUIRE_MESSAGE(conf.ok(), conf.status().ToString());
+    CHECK(*conf == std::string("set -g tmate-server-host 'tmate.example.com'\n"
+                               "set -g tmate-server-port 2222\n"
+                               "set -g tmate-server-ed25519-fingerprint '") +
+                       kEd + "'\nset -g tmate-server-rsa-fingerprint '" + kRsa +
+                       "'\nset -g tmate-foreground-restart 1\n"
+                       "set -g tmate-set 'authorized_keys=ssh-ed25519 "
+                       "AAAAC3NzaC1lZDI1NTE5AAAAIHl7sVxkSu2GZsPKc4L5e4LvG1mvhW3Ch8mPp0n0gKzX'\n"
+                       "set -g tmate-set 'authorized_keys=ssh-ed25519 "
+                       "AAAAC3NzaC1lZDI1NTE5AAAAIHl7sVxkSu2GZsPKc4L5e4LvG1mvhW3Ch8mPp0n0gKzX'\n");
+    // Without the rsa fingerprint or keys, those lines are left out.
+    const auto minimal = RenderTmateConfig({"10.0.0.5", 22, kEd, "", {}});
+    REQUIRE(minimal.ok());
+    CHECK(minimal->find("rsa") == std::string::npos);
+    CHECK(minimal->find("tmate-set") == std::string::npos);
+    CHECK(minimal->find("set -g tmate-server-port 22\n") != std::string::npos);
+  }
+
+  TEST_CASE("RenderTmateConfig refuses anything that would need quoting or is not what tmate expects") {
+    struct Row {
+      TmateConfig config;
+      const char* names;
+    };
+    const std::vector<Row> rows = {
+        {{"", 2222, kEd, "", {}}, "host"},
+        {{"tmate.example.com'; run-shell 'id", 2222, kEd, "", {}}, "host"},
+        {{"tmate.example.com", 0, kEd, "", {}}, "port"},
+        {{"tmate.example.com", 65536, kEd, "", {}}, "port"},
+        {{"tmate.example.com", 2222, "Z1f1NWhPZ4YjPU9zmjm", "", {}}, "ed25519"},
+        {{"tmate.example.com", 2222, "SHA256:abc'def", "", {}}, "ed25519"},
+        {{"tmate.example.com", 2222, kEd, "MD5:aa:bb", {}}, "rsa"},
+        {{"tmate.example.com", 2222, kEd, "", {"ssh-ed25519"}}, "authorized_keys[0]"},
+        {{"tmate.example.com", 2222, kEd, "", {kKey, "ssh-foo AAAAC3NzaC1lZDI1NTE5AAAA"}}, "authorized_keys[1]"},
+        {{"tmate.example.com", 2222, kEd, "", {"ssh-ed25519 AAAA'C3NzaC1lZDI1NTE5AAAAIHl7"}}, "authorized_keys[0]"},
+    };
+    for (const auto& row : rows) {
+      CAPTURE(row.names);
+      const auto conf = RenderTmateConfig(row.config);
+      REQUIRE_FALSE(conf.ok());
+      CHECK(conf.status().code() == base::Code::kInvalidArgument);
+      CHECK(conf.status().message().find(row.names) != std::string::npos);
+    }
+  }
+
+  TEST_CASE("ParseTmateLine classifies every line tmate -F prints (tmate.md §4.2)") {
+    struct Row {
+      std::string line;
+      K kind;
+      std::string command;  // the normalised command of a session line
+      std::string reason;
+    };
+    const std::vector<Row> rows = {
+        {"To connect to the session locally, run: tmate -S /tmp/s attach", K::kOther, "", ""},
+        {"Connecting to 127.0.0.1...", K::kConnecting, "", ""},
+        {"Note: clear your terminal before sharing readonly access", K::kOther, "", ""},
+        {"ssh session read only: ssh -p2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1", K::kSessionReadOnly,
+         "ssh -p 2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1", ""},
+        {"ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1", K::kSessionReadWrite,
+         "ssh -p 2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1", ""},
+        // Advertised port 22: no -p at all.
+        {"ssh session: ssh ZtUe8FunVPV2CcSbG4s22rK3f@tmate.example.com", K::kSessionReadWrite,
+         "ssh ZtUe8FunVPV2CcSbG4s22rK3f@tmate.example.com", ""},
+        {"ssh session read only: ssh ro-A4HHCB4GQRbLw5UjkaJefdNtE@tmate.example.com", K::kSessionReadOnly,
+         "ssh ro-A4HHCB4GQRbLw5UjkaJefdNtE@tmate.example.com", ""},
+        {"ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1\r", K::kSessionReadWrite,
+         "ssh -p 2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1", ""},
+        // A session line whose command is not tmate's exact form is never a session.
+        {"ssh session: ssh -p2222 tok@host; rm -rf /", K::kOther, "", ""},
+        {"ssh session: ", K::kOther, "", ""},
+        {"web session: https://tmate.io/t/abc", K::kWebSession, "", ""},
+        {"Error connecting: Connection refused", K::kConnectionError, "", "Connection refused"},
+        {"Cannot authenticate server", K::kCannotAuthenticate, "", ""},
+        {"Reconnecting...", K::kReconnecting, "", ""},
+        {"Error reading from channel: Socket error: disconnected", K::kDisconnected, "", "Socket error: disconnected"},
+        {"Server requires authorized_keys but none are given.", K::kAuthorizedKeysRequired, "", ""},
+        {"Use '-a FILENAME' to specify an authorized_keys file.", K::kOther, "", ""},
+        {"Session closed", K::kSessionClosed, "", ""},
+        {"Session shell restarted", K::kShellRestarted, "", ""},
+        {"", K::kOther, "", ""},
+    };
+    for (const auto& row : rows) {
+      CAPTURE(row.line);
+      const TmateLine t = ParseTmateLine(row.line);
+      CHECK(static_cast<int>(t.kind) == static_cast<int>(row.kind));
+      if (!row.command.empty()) {
+        REQUIRE(t.endpoint.has_value());
+        CHECK(t.endpoint->command == row.command);
+      } else {
+        CHECK_FALSE(t.endpoint.has_value());
+      }
+      CHECK(t.reason == row.reason);
+    }
+  }
+
+  TEST_CASE("FoldTmateLines keeps the newest session, and a failure only when no session came after it") {
+    const std::vector<std::string> first = {
+        "To connect to the session locally, run: tmate -S /tmp/s attach",
+        "Connecting to 127.0.0.1...",
+        "Note: clear your terminal before sharing readonly access",
+        "ssh session read only: ssh -p2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1",
+        "ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1",
+    };
+    const auto a = FoldTmateLines(first);
+    REQUIRE(a.session.has_value());
+    CHECK_FALSE(a.failure.has_value());
+    CHECK(a.session->ssh_command == "ssh -p 2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1");
+    CHECK(a.session->ssh_command_read_only == "ssh -p 2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1");
+
+    // The server restarted: new tokens, only the newest pair counts.
+    auto reconnect = first;
+    for (const char* l : {"Error reading from channel: Socket error: disconnected", "Reconnecting...",
+                          "Connecting to 127.0.0.1...",
+                          "ssh session read only: ssh -p2222 ro-NewNewNewNewNewNewNewNewN@127.0.0.1",
+                          "ssh session: ssh -p2222 FreshFreshFreshFreshFresh@127.0.0.1"}) {
+      reconnect.emplace_back(l);
+    }
+    const auto b = FoldTmateLines(reconnect);
+    REQUIRE(b.session.has_value());
+    CHECK(b.session->ssh_command == "ssh -p 2222 FreshFreshFreshFreshFresh@127.0.0.1");
+    CHECK(b.session->ssh_command_read_only == "ssh -p 2222 ro-NewNewNewNewNewNewNewNewN@127.0.0.1");
+
+    // A read-only line of an earlier connection is not paired with a later read-write line.
+    const auto c = FoldTmateLines({"ssh session read only: ssh ro-Old@h", "Connecting to h...", "ssh session: ssh New@h"});
+    REQUIRE(c.session.has_value());
+    CHECK_FALSE(c.session->ssh_command_read_only.has_value());
+
+    const auto refused = FoldTmateLines({"Connecting to 127.0.0.1...", "Error connecting: Connection refused",
+                                         "Reconnecting...", "Error connecting: Connection refused"});
+    CHECK_FALSE(refused.session.has_value());
+    REQUIRE(refused.failure.has_value());
+    CHECK(refused.failure->kind == TmateFailure::Kind::kConnectionError);
+    CHECK(refused.failure->detail == "Connection refused");
+
+    const auto wrong_key = FoldTmateLines({"Connecting to 127.0.0.1...", "Cannot authenticate server", "Reconnecting..."});
+    REQUIRE(wrong_key.failure.has_value());
+    CHECK(wrong_key.failure->kind == TmateFailure::Kind::kCannotAuthenticate);
+
+    // With a server running -A and no keys, the session lines are printed but unusable.
+    auto keys = first;
+    keys.emplace_back("Server requires authorized_keys but none are given.");
+    keys.emplace_back("Use '-a FILENAME' to specify an authorized_keys file.");
+    const auto k = FoldTmateLines(keys);
+    CHECK_FALSE(k.session.has_value());
+    REQUIRE(k.failure.has_value());
+    CHECK(k.failure->kind == TmateFailure::Kind::kAuthorizedKeysRequired);
+
+    // Errors, then a session: the session wins.
+    const auto r = FoldTmateLines({"Error connecting: Connection refused", "Reconnecting...",
+                                   "ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1"});
+    CHECK(r.session.has_value());
+    CHECK_FALSE(r.failure.has_value());
+
+    const auto nothing = FoldTmateLines({"Connecting to 127.0.0.1..."});
+    CHECK_FALSE(nothing.session.has_value());
+    CHECK_FALSE(nothing.failure.has_value());
+  }
+
+  TEST_CASE("DecodeContainerReport reads the bootstrap's form and the direct form, and refuses the rest") {
+    const auto lines = DecodeContainerReport(
+        R"({"tmate_lines":["ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1"]})");
+    REQUIRE(lines.ok());
+    REQUIRE(lines->session.has_value());
+    CHECK(lines->session->ssh_command == "ssh -p 2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1");
+
+    const auto direct = DecodeContainerReport(R"({"ssh_command":"ssh tok@h"})");
+    REQUIRE(direct.ok());
+    CHECK(direct->session->ssh_command == "ssh tok@h");
+
+    const auto boot = DecodeContainerReport(R"({"tmate_lines":[],"bootstrap_error":"bundle checksum mismatch\n"})");
+    REQUIRE(boot.ok());
+    REQUIRE(boot->failure.has_value());
+    CHECK(boot->failure->kind == TmateFailure::Kind::kBootstrap);
+    CHECK(boot->failure->detail == "bundle checksum mismatch");
+
+    for (const std::string& bad : std::vector<std::string>{"[]", "{}", R"({"tmate_lines":"x"})", R"({"tmate_lines":[1]})",
+                                  R"({"tmate_lines":[],"bootstrap_error":3})", "{", R"({"ssh_command":"rm -rf /"})",
+                                  R"({"tmate_lines":[")" + std::string(600, 'a') + R"("]})"}) {
+      CAPTURE(bad);
+      const auto r = DecodeContainerReport(bad);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.status().code() == base::Code::kInvalidArgument);
+    }
+  }
+
+  TEST_CASE("a recorded failure round-trips, keeps other members, and never holds a session command") {
+    const auto merged = MergeSessionFailure(R"({"clone_app_name":"a-ssh"})",
+                                            {TmateFailure::Kind::kCannotAuthenticate, "Cannot authenticate server"},
+                                            base::TimePoint(std::chrono::seconds(1'800'000'000)));
+    REQUIRE(merged.ok());
+    CHECK(merged->find("\"clone_app_name\":\"a-ssh\"") != std::string::npos);
+    const auto f = SessionFailure(*merged);
+    REQUIRE(f.has_value());
+    CHECK(f->kind == TmateFailure::Kind::kCannotAuthenticate);
+    CHECK_FALSE(SessionFailure("").has_value());
+    CHECK_FALSE(SessionFailure("not json").has_value());
+    CHECK(SanitizeFailureDetail("see ssh session: ssh tok@h").find("tok") == std::string::npos);
+    CHECK(SanitizeFailureDetail(std::string(300, 'x')).size() == 120);
+  }
+
+  TEST_CASE("DescribeTmateFailure names the server and says what to do") {
+    const auto refused = DescribeTmateFailure({TmateFailure::Kind::kConnectionError, "Connection refused"},
+                                              "tmate.example.com", 2222);
+    CHECK(refused.find("tmate.example.com:2222") != std::string::npos);
+    CHECK(refused.find("Connection refused") != std::string::npos);
+    CHECK(refused.find("security group") != std::string::npos);
+    const auto keys = DescribeTmateFailure({TmateFailure::Kind::kAuthorizedKeysRequired, ""}, "t.example.com", 22);
+    CHECK(keys.find("authorized_keys") != std::string::npos);
+    CHECK(keys.find("t.example.com:22") != std::string::npos);
+    const auto fp = DescribeTmateFailure({TmateFailure::Kind::kCannotAuthenticate, ""}, "t.example.com", 22);
+    CHECK(fp.find("TMATE_SERVER_ED25519_FINGERPRINT") != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace broker::session
