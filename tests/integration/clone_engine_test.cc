@@ -35,150 +35,17 @@ using Fake = FakeCloudController;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr char kInstance[] = "11111111-aaaa-4bbb-8ccc-000000000001";
+constexpr const char* kInstance = CloneHarness::kInstance;
 constexpr char kTmateToken[] = "Xk9fQ2mZ7aP4rT8wYb3nC6vD1";
-constexpr char kTmateRoToken[] = "ro0Xk9fQ2mZ7aP4rT8wYb3nC6";
-constexpr char kSshCommand[] = "ssh -p2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com";
 // The broker hands the command back in one normal form.
 constexpr char kSshCommandNormal[] = "ssh -p 2222 Xk9fQ2mZ7aP4rT8wYb3nC6vD1@tmate.example.com";
-constexpr char kLabelKey[] = "ssh-access/binding-guid";
+constexpr const char* kLabelKey = CloneHarness::kLabelKey;
 
 std::string BindingId(int n) { return CloneBindingId(n); }
 
-Fake::SessionReport ContainerReport() {
-  return testing::ContainerReport(kSshCommand, std::string("ssh -p2222 ") + kTmateRoToken + "@tmate.example.com");
-}
 
-// A fake foundation (the demo: spring-music with two managed bindings and one user-provided, an
-// unbound instance of our own offering) and one broker process wired to it.
-class CloneTest {
- public:
-  explicit CloneTest(const std::function<void(Fake&)>& prepare = {}, const EnvOverrides& extra = {}) {
-    fake.Start();
-    demo = fake.SeedDemoFoundation();
-    Fake::Knobs k = fake.knobs();
-    k.session_report = ContainerReport();
-    fake.SetKnobs(k);
-    if (prepare) prepare(fake);
-    broker = StartBroker(extra);
-    http = std::make_unique<HttpClient>(broker->base_url(), broker->username(), broker->password());
-  }
-
-  std::unique_ptr<BrokerProcess> StartBroker(const EnvOverrides& extra = {}) {
-    const int port = FreeLoopbackPort();
-    EnvOverrides env = CloneEngineEnv(fake, demo, port);
-    if (broker) {  // a second process on the same database shares the first one's secrets
-      env["SECURITY_USER_NAME"] = broker->username();
-      env["SECURITY_USER_PASSWORD"] = broker->password();
-      env["BROKER_ENCRYPTION_KEY"] = broker->encryption_key();
-    }
-    for (const auto& [k, v] : extra) env[k] = v;
-    return std::make_unique<BrokerProcess>(db.url(), env);
-  }
-
-  Response Send(const Request& r) const { return http->Send(r); }
-
-  void Provision() {
-    Request r;
-    r.method = "PUT";
-    r.path = InstancePath(kInstance);
-    r.body = ProvisionBody();
-    const Response resp = Send(r);
-    REQUIRE_MESSAGE(resp.status == 201, resp.Describe());
-  }
-
-  Response Bind(const std::string& bid, const std::string& app_guid, const std::string& params = "") const {
-    Request r;
-    r.method = "PUT";
-    r.path = BindingPath(kInstance, bid, "accepts_incomplete=true");
-    r.body = BindBody(kStandardPlanId, app_guid, params);
-    return Send(r);
-  }
-
-  Response Unbind(const std::string& bid) const {
-    Request r;
-    r.method = "DELETE";
-    r.path = BindingPath(kInstance, bid, kAsyncUnbindQuery);
-    return Send(r);
-  }
-
-  // Polls last_operation until it is no longer "in progress"; returns the final body.
-  rapidjson::Document AwaitOperation(const std::string& bid, const std::string& operation,
-                                     milliseconds timeout = milliseconds(45000)) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      Request r;
-      r.path = BindingLastOperationPath(kInstance, bid, "operation=" + operation);
-      const Response resp = Send(r);
-      if (resp.status == 410) {
-        rapidjson::Document gone;
-        gone.Parse(R"({"state":"gone"})");
-        return gone;
-      }
-      REQUIRE_MESSAGE(resp.status == 200, resp.Describe(), "\nbroker log tail:\n", broker->LogTail(30));
-      rapidjson::Document d = ParseJson(resp.body);
-      const auto state = StringMember(d, "state");
-      REQUIRE(state.has_value());
-      if (*state != "in progress") return d;
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until,
-                      "still in progress after the timeout; broker log tail:\n" << broker->LogTail(60));
-      std::this_thread::sleep_for(milliseconds(25));
-    }
-  }
-
-  // Binds, REQUIREs 202 and waits for the outcome; returns last_operation's final body.
-  rapidjson::Document BindAndWait(const std::string& bid, const std::string& app_guid,
-                                  const std::string& params = "") {
-    const Response r = Bind(bid, app_guid, params);
-    REQUIRE_MESSAGE(r.status == 202, r.Describe());
-    return AwaitOperation(bid, OperationOf(r));
-  }
-
-  rapidjson::Document UnbindAndWait(const std::string& bid) {
-    const Response r = Unbind(bid);
-    REQUIRE_MESSAGE(r.status == 202, r.Describe());
-    return AwaitOperation(bid, OperationOf(r));
-  }
-
-  rapidjson::Document Credentials(const std::string& bid) const {
-    Request r;
-    r.path = BindingPath(kInstance, bid);
-    const Response resp = Send(r);
-    REQUIRE_MESSAGE(resp.status == 200, resp.Describe());
-    rapidjson::Document d = ParseJson(resp.body);
-    REQUIRE(HasMember(d, "credentials"));
-    rapidjson::Document c;
-    c.CopyFrom(d["credentials"], c.GetAllocator());
-    return c;
-  }
-
-  std::vector<Fake::AppView> ClonesOf(const std::string& bid) const {
-    return fake.AppsWithLabel(std::string(kLabelKey) + "=" + bid);
-  }
-  std::vector<Fake::AppView> AllClones() const { return fake.AppsWithLabel("ssh-access/managed-by"); }
-
-  // Waits until the fake holds no clone for the binding (cleanup runs after a failure).
-  bool AwaitNoClone(const std::string& bid, milliseconds timeout = milliseconds(20000)) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (ClonesOf(bid).empty()) return true;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return false;
-  }
-
-  // The description of a failed operation.
-  static std::string Description(const rapidjson::Document& op) {
-    return StringMember(op, "description").value_or("");
-  }
-  static std::string State(const rapidjson::Document& op) { return StringMember(op, "state").value_or(""); }
-
-  Fake fake;
-  Fake::DemoFoundation demo;
-  TestDatabase db;
-  std::unique_ptr<BrokerProcess> broker;
-  std::unique_ptr<HttpClient> http;
-};
+// The demo foundation and one broker process wired to it (tests/support/clone_fixture.h).
+using CloneTest = CloneHarness;
 
 // A copy of the shipped catalog whose plans set maximum_polling_duration to `deadline_seconds` (the clone
 // job's deadline); returns its path.

@@ -28,7 +28,7 @@ namespace {
 using Fake = FakeCloudController;
 using std::chrono::milliseconds;
 
-constexpr char kInstance[] = "22222222-aaaa-4bbb-8ccc-000000000002";
+constexpr const char* kInstance = CloneHarness::kInstance;
 constexpr char kTmateToken[] = "Rk9fQ2mZ7aP4rT8wYb3nC6vD2";
 constexpr char kLabelPrefix[] = "ssh-access";
 
@@ -38,80 +38,37 @@ Fake::SessionReport ContainerReport() {
   return testing::ContainerReport(std::string("ssh -p2222 ") + kTmateToken + "@tmate.example.com");
 }
 
-// The demo foundation and one broker process wired to it, reconciling every 200 ms (the
-// CloneTest fixture of clone_engine_test.cc, cut down to what these tests use).
-class ReconcileTest {
+// The harness of tests/support/clone_fixture.h with a broker that reconciles every 200 ms and
+// treats every orphan as old enough, plus what these tests use.
+EnvOverrides ReconcileEnv(const EnvOverrides& extra) {
+  EnvOverrides env = {{"WORKER_THREADS", "2"}, {"RECONCILE_INTERVAL_MS", "200"}, {"CLONE_ORPHAN_GRACE_SECONDS", "0"}};
+  for (const auto& [key, value] : extra) env[key] = value;
+  return env;
+}
+
+class ReconcileTest : public CloneHarness {
  public:
-  explicit ReconcileTest(const std::function<void(Fake&)>& prepare = {}, const EnvOverrides& extra = {}) {
-    fake.Start();
-    demo = fake.SeedDemoFoundation();
-    Fake::Knobs k = fake.knobs();
-    k.session_report = ContainerReport();
-    fake.SetKnobs(k);
-    if (prepare) prepare(fake);
-    const int port = FreeLoopbackPort();
-    EnvOverrides env = CloneEngineEnv(fake, demo, port);
-    env["WORKER_THREADS"] = "2";
-    env["RECONCILE_INTERVAL_MS"] = "200";
-    env["CLONE_ORPHAN_GRACE_SECONDS"] = "0";
-    for (const auto& [key, value] : extra) env[key] = value;
-    broker = std::make_unique<BrokerProcess>(db.url(), env);
-    http = std::make_unique<HttpClient>(broker->base_url(), broker->username(), broker->password());
-  }
-
-  Response Send(const Request& r) const { return http->Send(r); }
-
-  void Provision() {
-    Request r;
-    r.method = "PUT";
-    r.path = InstancePath(kInstance);
-    r.body = ProvisionBody();
-    const Response resp = Send(r);
-    REQUIRE_MESSAGE(resp.status == 201, resp.Describe());
-  }
+  explicit ReconcileTest(const std::function<void(Fake&)>& prepare = {}, const EnvOverrides& extra = {})
+      : CloneHarness(prepare, ReconcileEnv(extra), ContainerReport()) {}
 
   // Polls last_operation until it is no longer "in progress"; returns the final state.
-  std::string AwaitOperation(const std::string& bid, const std::string& operation) const {
-    const auto until = std::chrono::steady_clock::now() + milliseconds(45000);
-    for (;;) {
-      Request r;
-      r.path = BindingLastOperationPath(kInstance, bid, "operation=" + operation);
-      const Response resp = Send(r);
-      if (resp.status == 410) return "gone";
-      REQUIRE_MESSAGE(resp.status == 200, resp.Describe());
-      const rapidjson::Document d = ParseJson(resp.body);
-      const std::string state = StringMember(d, "state").value_or("");
-      if (state != "in progress") return state;
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until,
-                      "still in progress after the timeout; broker log tail:\n" << broker->LogTail(60));
-      std::this_thread::sleep_for(milliseconds(25));
-    }
+  std::string AwaitState(const std::string& bid, const std::string& operation) const {
+    return State(AwaitOperation(bid, operation));
   }
 
-  // Binds and waits; REQUIREs success. Returns the operation token.
+  // Binds the demo app and waits; REQUIREs success. Returns the operation token.
   std::string BindAndWait(const std::string& bid) {
-    Request r;
-    r.method = "PUT";
-    r.path = BindingPath(kInstance, bid, "accepts_incomplete=true");
-    r.body = BindBody(kStandardPlanId, demo.app_guid);
-    const Response resp = Send(r);
+    const Response resp = Bind(bid, demo.app_guid);
     REQUIRE_MESSAGE(resp.status == 202, resp.Describe());
     const std::string op = OperationOf(resp);
-    REQUIRE_MESSAGE(AwaitOperation(bid, op) == "succeeded", broker->LogTail(60));
+    REQUIRE_MESSAGE(AwaitState(bid, op) == "succeeded", broker->LogTail(60));
     return op;
   }
 
   void UnbindAndWait(const std::string& bid) {
-    Request r;
-    r.method = "DELETE";
-    r.path = BindingPath(kInstance, bid, kAsyncUnbindQuery);
-    const Response resp = Send(r);
+    const Response resp = Unbind(bid);
     REQUIRE_MESSAGE(resp.status == 202, resp.Describe());
-    REQUIRE(AwaitOperation(bid, OperationOf(resp)) == "succeeded");
-  }
-
-  std::vector<Fake::AppView> ClonesOf(const std::string& bid) const {
-    return fake.AppsWithLabel(std::string(kLabelPrefix) + "/binding-guid=" + bid);
+    REQUIRE(AwaitState(bid, OperationOf(resp)) == "succeeded");
   }
 
   // Seeds a stopped-or-started app labelled as our clone of `bid` (a leftover the broker did not
@@ -132,16 +89,6 @@ class ReconcileTest {
     return guid;
   }
 
-  // Waits until `pred` holds; false after `timeout`.
-  static bool Eventually(const std::function<bool()>& pred, milliseconds timeout = milliseconds(20000)) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return pred();
-  }
-
   // Waits for `n` more reconciler passes (a pass every 200 ms; the log shows each one that did
   // something, so this waits on time).
   static void AwaitPasses(int n) { std::this_thread::sleep_for(milliseconds(200 * n + 100)); }
@@ -156,12 +103,6 @@ class ReconcileTest {
     }
     return n;
   }
-
-  Fake fake;
-  Fake::DemoFoundation demo;
-  TestDatabase db;
-  std::unique_ptr<BrokerProcess> broker;
-  std::unique_ptr<HttpClient> http;
 };
 
 TEST_SUITE("clone::Reconciler") {
@@ -196,7 +137,7 @@ TEST_SUITE("clone::Reconciler") {
     // The binding row is as the bind left it: succeeded, not a tombstone, its operation the bind.
     CHECK(t.db.Query("SELECT operation, state, deleted_at IS NULL FROM service_bindings WHERE id = '" + bid + "'") ==
           std::vector<std::vector<std::string>>{{"bind", "succeeded", "t"}});
-    CHECK(t.AwaitOperation(bid, op) == "succeeded");
+    CHECK(t.AwaitState(bid, op) == "succeeded");
 
     const std::string log = t.broker->Log();
     CHECK(log.find("reconciler.binding_expired binding=" + bid) != std::string::npos);

@@ -286,9 +286,9 @@ TEST_SUITE("session report") {
       CHECK_MESSAGE(r.body.find(c.says) != std::string::npos, r.body);
     }
 
-    SUBCASE("when the body is over 8 KiB, even as valid JSON") {
+    SUBCASE("when the body is over 16 KiB, even as valid JSON") {
       const std::string big = R"({"ssh_command":")" + std::string(kSsh1) + R"(","padding":")" +
-                              std::string(9 * 1024, 'x') + "\"}";
+                              std::string(17 * 1024, 'x') + "\"}";
       const Response r = Report(t, "b-1", big);
       CHECK_MESSAGE(r.status == 413, r.Describe());
       CheckSessionError(r, "resource_exhausted");
@@ -371,7 +371,7 @@ TEST_SUITE("session report") {
     CHECK(Report(t, "b-unknown", ReportBody(kSsh1, kSsh1Ro)).status == 401);
     CHECK(Report(t, "b-1", ReportBody(std::string(kSsh1) + " ; id")).status == 400);
     CHECK(Report(t, "b-1", "ssh session: " + std::string(kSsh1)).status == 400);
-    CHECK(Report(t, "b-1", ReportBody(kSsh1) + std::string(9 * 1024, ' ')).status == 413);
+    CHECK(Report(t, "b-1", ReportBody(kSsh1) + std::string(17 * 1024, ' ')).status == 413);
     CHECK(ReadSession(t, "b-1", "b-1", kKey).status == 401);  // not succeeded yet
     MarkSucceededBySql(t, "b-1");
     CHECK(ReadSession(t, "b-1", "b-1", kKey).status == 200);
