@@ -77,6 +77,7 @@ _bundle_write_launcher() {
 # Launcher written by scripts/lib/bundle.sh: runs libexec/$name with the bundle's own dynamic
 # loader and libraries (lib/), so it needs nothing from the host. No external commands: it must
 # work under a bare busybox sh. The bundle is found from \$0 (bin/$name in the bundle).
+self=\$0
 case \$0 in
   */*) b=\${0%/*} ;;
   *)
@@ -91,6 +92,7 @@ case \$0 in
       fi
     done
     IFS=\$_ifs
+    self=\$b/\$0
     ;;
 esac
 case \$b in
@@ -99,9 +101,9 @@ case \$b in
   *) d=\$b/.. ;;
 esac
 [ -n "\$d" ] || d=/
-if [ ! -f "\$d/libexec/$name" ] && [ -h "\$0" ] && command -v readlink >/dev/null 2>&1; then
+if [ ! -f "\$d/libexec/$name" ] && [ -h "\$self" ] && command -v readlink >/dev/null 2>&1; then
   # bin/$name reached through a symlink to the file itself: the one case that needs a command.
-  _real=\$(readlink -f "\$0") && d=\${_real%/*}/..
+  _real=\$(readlink -f "\$self") && d=\${_real%/*}/..
 fi
 if [ ! -f "\$d/libexec/$name" ]; then
   echo "\$0: cannot find the bundle (\$d/libexec/$name); run bin/$name by its path in the bundle" >&2
