@@ -123,6 +123,9 @@ Result<std::string> RenderTmateConfig(const TmateConfig& c) {
     out += std::string("set -g tmate-server-") + name + "-fingerprint '" + *value + "'\n";
   }
   out += "set -g tmate-foreground-restart 1\n";
+  // The bundle's launcher points LOCPATH at locale data for the bundled glibc; the shells tmate
+  // starts use the host's glibc and must not inherit it.
+  out += "set-environment -gu LOCPATH\n";
   for (std::size_t i = 0; i < c.authorized_keys.size(); ++i) {
     const auto key = KeyWithoutComment(c.authorized_keys[i]);
     if (!key) {

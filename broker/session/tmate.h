@@ -34,6 +34,7 @@ struct TmateConfig {
 //   set -g tmate-server-ed25519-fingerprint 'SHA256:...'   (when set)
 //   set -g tmate-server-rsa-fingerprint 'SHA256:...'       (when set)
 //   set -g tmate-foreground-restart 1
+//   set-environment -gu LOCPATH                            (the bundle's locale data is for tmate only)
 //   set -g tmate-set 'authorized_keys=TYPE BASE64'         (once per key; comments dropped)
 // Every value is validated so it needs no escaping inside tmux's single quotes.
 // kInvalidArgument naming the field for a host, port, fingerprint or key that does not validate.

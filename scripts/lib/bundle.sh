@@ -18,10 +18,11 @@
 #   Two optional data directories, honoured when present at run time:
 #     DEST_DIR/share/terminfo         appended to TERMINFO_DIRS after the host's directories, so
 #                                     host entries win and ours only fill gaps
-#     DEST_DIR/share/locale           exported as LOCPATH only when the host has no locale data at
-#                                     all (no /usr/lib/locale/locale-archive, C.utf8 or C.UTF-8):
-#                                     LOCPATH hides the host's locale-archive from every child
-#                                     process, so it is set only where there is nothing to hide
+#     DEST_DIR/share/locale           exported as LOCPATH (unless already set), so the bundled glibc
+#                                     reads locale data of its own version, never the host's
+#                                     (cflinuxfs4's is glibc 2.35's). Children inherit it: a program
+#                                     that starts shells must drop it for them (the tmate config the
+#                                     broker renders does: set-environment -gu LOCPATH)
 # Needs bash, ldd, cp, chmod and readelf (binutils; the loader line of ldd is the fallback).
 [[ -n ${_SSH_ACCESS_BUNDLE_SH:-} ]] && return 0
 _SSH_ACCESS_BUNDLE_SH=1
@@ -118,9 +119,8 @@ if [ -d "\$d/share/terminfo" ]; then
   TERMINFO_DIRS=\${TERMINFO_DIRS:-/etc/terminfo:/lib/terminfo:/usr/share/terminfo}:\$d/share/terminfo
   export TERMINFO_DIRS
 fi
-if [ -d "\$d/share/locale" ] && [ -z "\${LOCPATH:-}" ] && [ ! -e /usr/lib/locale/locale-archive ] &&
-  [ ! -d /usr/lib/locale/C.utf8 ] && [ ! -d /usr/lib/locale/C.UTF-8 ]; then
-  # No locale data on this host at all, so nothing for LOCPATH to hide from child processes.
+if [ -d "\$d/share/locale" ] && [ -z "\${LOCPATH:-}" ]; then
+  # Locale data of the bundled glibc's own version (the host's may be older).
   LOCPATH=\$d/share/locale
   export LOCPATH
 fi

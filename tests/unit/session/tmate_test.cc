@@ -25,6 +25,7 @@ TEST_SUITE("session::tmate") {
                                "set -g tmate-server-ed25519-fingerprint '") +
                        kEd + "'\nset -g tmate-server-rsa-fingerprint '" + kRsa +
                        "'\nset -g tmate-foreground-restart 1\n"
+                       "set-environment -gu LOCPATH\n"
                        "set -g tmate-set 'authorized_keys=ssh-ed25519 "
                        "AAAAC3NzaC1lZDI1NTE5AAAAIHl7sVxkSu2GZsPKc4L5e4LvG1mvhW3Ch8mPp0n0gKzX'\n"
                        "set -g tmate-set 'authorized_keys=ssh-ed25519 "
