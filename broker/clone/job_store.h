@@ -7,10 +7,10 @@
 // lease expires, and any worker may claim the job again and re-run its current step (steps are
 // check-then-act, so the re-run adopts what the dead attempt made).
 //
-// Fencing: every write goes through Fenced(), which first locks the job row and checks that it is
-// still `running` and locked by this worker. When it is not (the lease expired and another worker
-// took it, or an unbind cancelled it) nothing is written and the result is kFailedPrecondition
-// with reason "lease_lost"; the worker must stop working on that job at once.
+// Fencing: every write goes through Fenced() or Checkpoint(), whose job write matches only while
+// the job is still `running` and locked by this worker. When it is not (the lease expired and
+// another worker took it, or an unbind cancelled it) nothing is written and the result is
+// kFailedPrecondition with reason "lease_lost"; the worker must stop working on that job at once.
 //
 // Real implementation: store::PgStore (broker/store/pg_store.h). Thread-safe; a JobTx belongs to
 // the one thread running the Fenced() call.
@@ -100,13 +100,14 @@ class JobStore {
   // no longer running under this worker.
   virtual base::Status Renew(const Lease& lease, std::chrono::milliseconds duration) = 0;
 
-  // Runs `fn` in a transaction that holds the job row locked after checking the fence, then
-  // writes tx.job() to the job row (releasing the lease unless the status stays kRunning) and
-  // commits. Nothing is written when `fn` fails (its Status is returned) or the fence does not
-  // hold (kFailedPrecondition, reason kLeaseLost). Like osb::Store::InTransaction, `fn` may be
-  // run again after a lost race, so it must reset whatever it captures. The binding and job rows
-  // are locked before `fn` runs (binding first, as osb::Broker does); `fn` must not lock the
-  // instance row (deprovision locks instance then bindings: the opposite order deadlocks).
+  // Runs `fn` in a transaction that holds the job's binding row locked (as osb::Broker locks it:
+  // binding before job), after checking the fence, then writes tx.job() to the job row under the
+  // fence again (releasing the lease unless the status stays kRunning) and commits. Nothing is
+  // written when `fn` fails (its Status is returned) or the fence does not hold, before `fn` or
+  // at the job write (kFailedPrecondition, reason kLeaseLost). Like osb::Store::InTransaction,
+  // `fn` may be run again after a lost race, so it must reset whatever it captures. `fn` must not
+  // lock the instance row (deprovision locks instance then bindings: the opposite order
+  // deadlocks). tx.store().LockBinding of the job's binding costs no extra round trip.
   virtual base::Status Fenced(const Lease& lease, const std::function<base::Status(JobTx&)>& fn) = 0;
 
   // Writes `update` to the job row in ONE fenced statement (no row locks besides the job's, no

@@ -197,12 +197,15 @@ StepOutcome ResolveSource(StepContext& ctx) {
   if (!bindings.ok()) {
     return CcFailure(ctx, kStep, "list_app_bindings", bindings.status(), "listing the app's service bindings failed");
   }
-  std::set<std::string> own_plans;
-  auto plans = ctx.cc.ListBrokerPlanGuids(ctx.settings.broker_name);
-  if (plans.ok()) {
-    own_plans.insert(plans->begin(), plans->end());
-  } else if (plans.status().code() != Code::kNotFound) {
-    return CcFailure(ctx, kStep, "list_broker_plans", plans.status(), "listing this broker's plans failed");
+  std::set<std::string> plan_guids;
+  for (const auto& b : *bindings) {
+    if (!b.service_plan_guid.empty()) plan_guids.insert(b.service_plan_guid);
+  }
+  CcMemo no_memo;
+  auto own_plans = (ctx.memo != nullptr ? *ctx.memo : no_memo)
+                       .OwnPlans(ctx.cc, ctx.settings.broker_name, plan_guids, ctx.clock.Now());
+  if (!own_plans.ok()) {
+    return CcFailure(ctx, kStep, "list_broker_plans", own_plans.status(), "listing this broker's plans failed");
   }
 
   Value& src = out.Obj("source");
@@ -229,7 +232,7 @@ StepOutcome ResolveSource(StepContext& ctx) {
   int excluded = 0;
   for (const auto& b : *bindings) {
     const bool ours = b.service_instance_guid == ctx.job.binding.instance_id ||
-                      (!b.service_plan_guid.empty() && own_plans.count(b.service_plan_guid) > 0);
+                      (!b.service_plan_guid.empty() && own_plans->count(b.service_plan_guid) > 0);
     const bool settled = b.last_operation_type.empty() ||
                          (b.last_operation_type == "create" && b.last_operation_state == "succeeded");
     if (ours || !settled) {
@@ -319,10 +322,18 @@ StepOutcome CreateClone(StepContext& ctx) {
                      {p + "/expires-at", base::FormatIso8601(ctx.clock.Now() + std::chrono::minutes(
                                                                                      CloneTtlMinutes(b, ctx.settings)))}};
 
+  // A name this process saw taken (the `<app>-ssh` of a much-cloned app) is tried last.
+  const bool first_taken =
+      ctx.memo != nullptr && ctx.memo->NameTaken(app.space_guid, CloneName(source_name, b.id, 0), ctx.clock.Now());
+  const int attempts[2] = {first_taken ? 1 : 0, first_taken ? 0 : 1};
   bool dropped_buildpacks = false;
-  for (int attempt = 0; attempt < 2;) {
+  for (int tried = 0; tried < 2;) {
+    const int attempt = attempts[tried];
     app.name = CloneName(source_name, b.id, attempt);
     auto created = ctx.cc.CreateApp(app);
+    if (attempt == 0 && ctx.memo != nullptr && (created.ok() || created.status().code() == Code::kAlreadyExists)) {
+      ctx.memo->RememberTaken(app.space_guid, app.name, ctx.clock.Now());
+    }
     if (created.ok()) {
       out.Set(clone, "guid", created->guid);
       out.Set(clone, "name", app.name);
@@ -332,7 +343,7 @@ StepOutcome CreateClone(StepContext& ctx) {
     const Status& s = created.status();
     if (s.code() == Code::kAlreadyExists) {
       LogCcError(ctx, kStep, "create_app", s);
-      ++attempt;
+      ++tried;
       continue;
     }
     if (s.code() == Code::kFailedPrecondition && !app.buildpacks.empty() && !dropped_buildpacks) {

@@ -27,6 +27,7 @@
 
 #include "broker/base/clock.h"
 #include "broker/base/status.h"
+#include "broker/clone/cc_memo.h"
 #include "broker/clone/cloud_controller.h"
 #include "broker/clone/job_store.h"
 #include "broker/clone/state_machine.h"
@@ -76,6 +77,9 @@ struct StepContext {
   std::function<base::Status()> save_outputs;
   // Reads the binding as it is now (the session report arrives on another thread).
   std::function<base::Result<std::optional<osb::Binding>>()> read_binding;
+  // The process's memo of rarely changing Cloud Controller facts (our plans, taken clone names);
+  // nullptr: ask Cloud Controller every time.
+  CcMemo* memo = nullptr;
 };
 
 // Runs step `name` of the job's kind. An unknown name is a kFail outcome.

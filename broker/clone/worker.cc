@@ -164,7 +164,8 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
                         u.outputs_json = osb::WriteJson(outputs);
                         return store_.Checkpoint(lease, u);
                       },
-                      [this, &job]() { return store_.ReadBinding(job.binding.id); }};
+                      [this, &job]() { return store_.ReadBinding(job.binding.id); },
+                      &memo_};
       const auto started = std::chrono::steady_clock::now();
       outcome = RunStep(job.step, ctx);
       const auto ms =

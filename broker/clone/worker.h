@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "broker/base/clock.h"
+#include "broker/clone/cc_memo.h"
 #include "broker/clone/cloud_controller.h"
 #include "broker/clone/job_store.h"
 #include "broker/clone/steps.h"
@@ -86,6 +87,7 @@ class Worker {
   const base::Clock& clock_;
   const WorkerOptions options_;
   std::vector<std::string> ids_;  // worker id per thread: "<worker_id>/<n>"
+  CcMemo memo_;                   // shared by the threads' steps (thread-safe)
 
   std::mutex mu_;
   std::condition_variable wake_;

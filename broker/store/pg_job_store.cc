@@ -23,23 +23,36 @@ std::string MillisParam(int n) {
   return "($" + std::to_string(n) + "::bigint * interval '1 millisecond')";
 }
 
-// One statement: the runnable row that has waited longest, taken under a lease. The subquery's
-// FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being taken; in READ
-// COMMITTED a row that was taken and committed meanwhile is re-checked against the WHERE clause
-// (no longer runnable) and skipped too.
+// One statement: the runnable row that has waited longest, taken under a lease, with its
+// binding. The subquery's FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being
+// taken; in READ COMMITTED a row that was taken and committed meanwhile is re-checked against the
+// WHERE clause (no longer runnable) and skipped too. The statement commits on its own (no
+// transaction around it).
+//
+// The binding is read with the statement's snapshot. Only the job's holder writes the fields a
+// claimer could see change meanwhile (a worker whose lease expired, writing while this claim
+// takes its job over), and the engine reads those from the job's outputs or re-reads the binding
+// under its row lock (Fenced, LockBinding), never from the claimed copy.
 const std::string& ClaimSql() {
   static const std::string sql =
-      "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = now() + " +
+      "WITH claimed AS (UPDATE jobs SET status = 'running', locked_by = $1, locked_until = now() + " +
       MillisParam(2) +
       ", updated_at = now() "
       "WHERE id = (SELECT id FROM jobs "
       "WHERE (status IN ('available', 'retryable') AND run_at <= now()) "
       "OR (status = 'running' AND locked_until < now()) "
       "ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-      "RETURNING id, binding_id, kind, step, outputs::text, attempt, max_attempts, " +
-      internal::TsColumn("deadline_at") + ", " + internal::TsColumn("created_at");
+      "RETURNING id, binding_id, kind, step, outputs, attempt, max_attempts, deadline_at, "
+      "created_at) "
+      "SELECT c.id, c.binding_id, c.kind, c.step, c.outputs::text, c.attempt, c.max_attempts, " +
+      internal::TsColumn("c.deadline_at") + ", " + internal::TsColumn("c.created_at") +
+      ", b.* FROM claimed c LEFT JOIN LATERAL (SELECT " + internal::BindingColumnList() +
+      " FROM service_bindings WHERE id = c.binding_id) b ON true";
   return sql;
 }
+
+// The column of ClaimSql's rows where the binding's columns start.
+constexpr int kClaimBindingColumn = 9;
 
 const std::string& RenewSql() {
   static const std::string sql = "UPDATE jobs SET locked_until = now() + " + MillisParam(3) +
@@ -48,25 +61,26 @@ const std::string& RenewSql() {
   return sql;
 }
 
-// The job's binding row first, then the job row: the order osb::Broker takes them (an unbind
-// locks the binding, then cancels its jobs), so a fenced write racing an unbind waits for it
-// instead of deadlocking. A job's binding_id never changes.
-const std::string& LockJobBindingSql() {
+// One statement: locks the job's binding row (the row osb::Broker locks first: an unbind locks
+// the binding, then cancels its jobs, so a fenced transaction racing an unbind waits for it
+// instead of deadlocking) and reads it with the job's fence and progress columns. The job row
+// itself is not locked here: the job write that ends the transaction repeats the fence in its
+// WHERE clause, and a fence that no longer holds then (an unbind cancelled the job, a claimer
+// took over an expired lease) rolls everything back. A job's binding_id never changes.
+const std::string& LockFencedSql() {
   static const std::string sql =
-      "SELECT id FROM service_bindings WHERE id = (SELECT binding_id FROM jobs WHERE id = $1) "
-      "FOR UPDATE";
+      "SELECT j.status, j.locked_by, j.step, j.outputs::text, j.attempt, b.* FROM jobs j "
+      "JOIN LATERAL (SELECT " +
+      internal::BindingColumnList() +
+      " FROM service_bindings WHERE id = j.binding_id FOR UPDATE) b ON true WHERE j.id = $1";
   return sql;
 }
 
-const std::string& LockJobSql() {
-  static const std::string sql =
-      "SELECT status, locked_by, step, outputs::text, attempt FROM jobs WHERE id = $1 FOR UPDATE";
-  return sql;
-}
+// The column of LockFencedSql's rows where the binding's columns start.
+constexpr int kFencedBindingColumn = 5;
 
 // $1 id, $2 worker, $3 status, $4 step, $5 outputs, $6 attempt, $7 last_error, $8 run_at.
-// The fence is repeated in the WHERE clause; the row is locked by the same transaction, so it
-// matches unless the row changed under a broken lock discipline (then: zero rows, kInternal).
+// The fence is in the WHERE clause: zero rows when the job is no longer running under this worker.
 const std::string& WriteJobSql() {
   static const std::string sql =
       "UPDATE jobs SET status = $3::text, step = $4, outputs = $5::jsonb, attempt = $6::int, "
@@ -145,9 +159,9 @@ Status LeaseLost(const clone::Lease& lease, std::string_view why) {
 
 class PgJobTx final : public clone::JobTx {
  public:
-  PgJobTx(PgConnection& conn, const KeyRing& keys, clone::JobUpdate preset)
-      : store_(conn, keys), job_(std::move(preset)) {}
+  PgJobTx(PgConnection& conn, const KeyRing& keys) : store_(conn, keys) {}
 
+  internal::PgStoreTx& pg_store() { return store_; }
   osb::StoreTx& store() override { return store_; }
   clone::JobUpdate& job() override { return job_; }
 
@@ -156,12 +170,11 @@ class PgJobTx final : public clone::JobTx {
   clone::JobUpdate job_;
 };
 
-// Locks the job's binding and job rows and checks the fence; the job as preset for
-// JobTx::job() when it holds.
-Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& lease) {
-  BROKER_RETURN_IF_ERROR(
-      conn.Exec("lock job binding", LockJobBindingSql(), {PgParam::Int(lease.job_id)}).status());
-  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("lock job", LockJobSql(),
+// Locks the job's binding row and checks the fence as the job row reads now; the job as preset
+// for JobTx::job() when it holds. The binding row is handed to `tx` (LockBinding answers it).
+Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& lease,
+                                       internal::PgStoreTx& tx) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("lock fenced job", LockFencedSql(),
                                                  {PgParam::Int(lease.job_id)}));
   if (rows.size() == 0) return LeaseLost(lease, "no such job");
   if (rows.Get(0, 0) != "running") return LeaseLost(lease, rows.Get(0, 0));
@@ -176,6 +189,8 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
   if (!attempt) return internal::Undecodable("jobs", std::to_string(lease.job_id), "attempt");
   job.outputs_json = *outputs;
   job.attempt = static_cast<int>(*attempt);
+  std::string binding_id(rows.Get(0, kFencedBindingColumn));
+  tx.HoldLockedBinding(std::move(binding_id), std::move(rows), kFencedBindingColumn);
   return job;
 }
 
@@ -193,8 +208,7 @@ Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobU
                  PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
                  PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))}));
   if (rows.affected() != 1) {
-    // Inside Fenced() the job row is locked and checked, so this cannot happen there; a
-    // Checkpoint() (no lock) reports it as a lost lease.
+    // The callers report it as a lost lease.
     return Status::Internal(std::string(kUnfenced));
   }
   return Status::Ok();
@@ -207,28 +221,20 @@ Result<std::optional<clone::ClaimedJob>> PgStore::Claim(const std::string& worke
   if (worker_id.empty()) return Status::InvalidArgument("worker id is empty");
   if (lease < std::chrono::milliseconds(1)) return Status::InvalidArgument("lease is below 1 ms");
 
-  std::optional<PgRows> job_rows;
-  std::optional<PgRows> binding_rows;
-  BROKER_RETURN_IF_ERROR(internal::RunTransaction(
-      pool_, kMaxAttempts, "claim", [&](PgConnection& conn) -> Status {
-        job_rows.reset();
-        binding_rows.reset();
-        BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("claim job", ClaimSql(),
-                                                       {PgParam::Text(worker_id),
-                                                        PgParam::Int(lease.count())}));
-        if (rows.size() == 0) return Status::Ok();
-        const std::string binding_id(rows.Get(0, 1));
-        job_rows.emplace(std::move(rows));
-        BROKER_ASSIGN_OR_RETURN(PgRows binding, conn.Exec("read claimed binding",
-                                                          internal::SelectBindingSql(),
-                                                          {PgParam::Text(binding_id)}));
-        binding_rows.emplace(std::move(binding));
-        return Status::Ok();
-      }));
-  if (!job_rows) return std::optional<clone::ClaimedJob>();
-
+  // A pooled connection may have died while idle (a database failover): the broken one is
+  // closed with its lease and the second attempt opens a fresh one. Had the lost statement
+  // committed, its job waits for the lease to expire, as after a crash.
+  Result<PgRows> result = Status::Unavailable("claim not attempted");
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+    result = conn->Exec("claim job", ClaimSql(),
+                        {PgParam::Text(worker_id), PgParam::Int(lease.count())});
+    if (result.ok() || result.status().code() != base::Code::kUnavailable) break;
+  }
+  BROKER_ASSIGN_OR_RETURN(PgRows claimed, std::move(result));
+  if (claimed.size() == 0) return std::optional<clone::ClaimedJob>();
   // Committed: the job is ours until the lease expires, whatever the decoding below finds.
-  const PgRows& j = *job_rows;
+  const PgRows& j = claimed;
   clone::ClaimedJob job;
   const auto id = internal::ParseInt(j.Get(0, 0));
   if (!id) return internal::Undecodable("jobs", j.Get(0, 1), "id");
@@ -252,9 +258,8 @@ Result<std::optional<clone::ClaimedJob>> PgStore::Claim(const std::string& worke
   job.deadline_at = internal::FromMillis(*deadline);
   job.created_at = internal::FromMillis(*created);
 
-  if (!binding_rows || binding_rows->size() != 1)
-    return internal::Undecodable("jobs", id_text, "binding_id");
-  auto binding = internal::DecodeBinding(keys_, *binding_rows, 0);
+  if (j.IsNull(0, kClaimBindingColumn)) return internal::Undecodable("jobs", id_text, "binding_id");
+  auto binding = internal::DecodeBinding(keys_, j, 0, kClaimBindingColumn);
   if (!binding.ok()) {
     Log()->error("store.claimed_binding_unreadable job_id={} binding_id={} worker_id={} code={}",
                  job.id, j.Get(0, 1), worker_id, base::CodeName(binding.status().code()));
@@ -280,15 +285,19 @@ Status PgStore::Renew(const clone::Lease& lease, std::chrono::milliseconds durat
 
 Status PgStore::Fenced(const clone::Lease& lease,
                        const std::function<Status(clone::JobTx&)>& fn) {
-  return internal::RunTransaction(pool_, kMaxAttempts, "fenced", [&](PgConnection& conn) {
-    BROKER_ASSIGN_OR_RETURN(clone::JobUpdate preset, LockFencedJob(conn, lease));
-    PgJobTx tx(conn, keys_, std::move(preset));
+  return internal::RunTransaction(pool_, kMaxAttempts, "fenced", [&](PgConnection& conn) -> Status {
+    PgJobTx tx(conn, keys_);
+    BROKER_ASSIGN_OR_RETURN(tx.job(), LockFencedJob(conn, lease, tx.pg_store()));
     BROKER_RETURN_IF_ERROR(fn(tx));
     if (conn.InFailedTransaction()) {
       Log()->error("store.transaction_error_ignored what=fenced job_id={}", lease.job_id);
       return Status::Internal("database error");
     }
-    return WriteJob(conn, lease, tx.job());
+    const Status s = WriteJob(conn, lease, tx.job());
+    // Nothing of the transaction commits: RunTransaction rolls it back.
+    if (s.code() == base::Code::kInternal && s.message() == kUnfenced)
+      return LeaseLost(lease, "not running under this worker at the job write");
+    return s;
   });
 }
 

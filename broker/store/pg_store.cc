@@ -198,9 +198,18 @@ Result<std::vector<PgParam>> BindingParams(const KeyRing& keys, const osb::Bindi
       b.created_at == base::TimePoint{} ? PgParam::Null() : PgParam::Int(ToMillis(b.created_at))};
 }
 
+// The row's columns from `first`: the binding columns of a statement that returns more.
+struct ColumnsFrom {
+  const PgRows& rows;
+  int first;
+  std::string_view Get(int r, int c) const { return rows.Get(r, first + c); }
+  bool IsNull(int r, int c) const { return rows.IsNull(r, first + c); }
+};
+
 }  // namespace
 
-Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int r) {
+Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& all, int r, int first_column) {
+  const ColumnsFrom rows{all, first_column};
   osb::Binding b;
   b.id = rows.Get(r, 0);
   b.instance_id = rows.Get(r, 1);
@@ -254,6 +263,8 @@ const std::string& SelectBindingSql() {
       "SELECT " + BindingColumns() + " FROM service_bindings WHERE id = $1";
   return sql;
 }
+
+const std::string& BindingColumnList() { return BindingColumns(); }
 
 namespace {
 const std::string& LockBindingSql() {
@@ -367,7 +378,15 @@ Status PgStoreTx::UpdateInstance(const osb::Instance& instance) {
   return Status::Ok();
 }
 
+void PgStoreTx::HoldLockedBinding(std::string id, PgRows rows, int first_column) {
+  held_.emplace(Held{std::move(id), std::move(rows), first_column});
+}
+
 Result<std::optional<osb::Binding>> PgStoreTx::LockBinding(std::string_view id) {
+  if (held_ && held_->id == id) {
+    BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, held_->rows, 0, held_->first_column));
+    return std::optional<osb::Binding>(std::move(b));
+  }
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock binding", LockBindingSql(),
                                                   {PgParam::Text(std::string(id))}));
   if (rows.size() == 0) return std::optional<osb::Binding>();
@@ -376,6 +395,7 @@ Result<std::optional<osb::Binding>> PgStoreTx::LockBinding(std::string_view id) 
 }
 
 Status PgStoreTx::InsertBinding(const osb::Binding& binding) {
+  if (held_ && held_->id == binding.id) held_.reset();
   BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding", InsertBindingSql(), params));
   if (rows.affected() == 0) {
@@ -386,6 +406,7 @@ Status PgStoreTx::InsertBinding(const osb::Binding& binding) {
 }
 
 Status PgStoreTx::UpdateBinding(const osb::Binding& binding) {
+  if (held_ && held_->id == binding.id) held_.reset();
   BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update binding", UpdateBindingSql(),
                                                   WithoutLast(std::move(params))));

@@ -47,9 +47,13 @@ std::optional<std::int64_t> ParseInt(std::string_view text);
 base::Status Undecodable(std::string_view table, std::string_view id, std::string_view column);
 
 // `SELECT <binding columns> FROM service_bindings WHERE id = $1` and the decoder of its rows
-// (credentials decrypted with `keys`; kInternal when no key opens them).
+// (credentials decrypted with `keys`; kInternal when no key opens them). BindingColumnList() is
+// the column list alone (unqualified names, for a statement that selects them from
+// service_bindings); a row whose binding columns start at `first_column` decodes the same way.
 const std::string& SelectBindingSql();
-base::Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int row);
+const std::string& BindingColumnList();
+base::Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows, int row,
+                                         int first_column = 0);
 
 // osb::StoreTx on one connection inside an open transaction (see pg_store.h for the mapping).
 class PgStoreTx final : public osb::StoreTx {
@@ -68,9 +72,20 @@ class PgStoreTx final : public osb::StoreTx {
   base::Result<int> CancelJobs(std::string_view binding_id, osb::JobKind kind) override;
   base::Status RecordEvent(const osb::Event& event) override;
 
+  // The binding row this transaction already holds locked, as `rows` (row 0, its columns from
+  // `first_column`) read it under that lock: LockBinding(its id) decodes it instead of asking the
+  // database again, until this transaction writes that binding (then it reads the row again).
+  void HoldLockedBinding(std::string id, PgRows rows, int first_column);
+
  private:
+  struct Held {
+    std::string id;
+    PgRows rows;
+    int first_column;
+  };
   PgConnection& conn_;
   const KeyRing& keys_;
+  std::optional<Held> held_;
 };
 
 // Runs `body` between BEGIN and COMMIT on a pooled connection. Commits when it returns OK (and
