@@ -109,6 +109,7 @@ int main() {
   engine.broker_name = cfg->cf_broker_name;
   engine.max_memory_mb = cfg->clone_max_memory_mb;
   engine.ttl_minutes = cfg->clone_ttl_minutes;
+  engine.max_clones_per_space = cfg->clone_max_per_space;
   engine.tmate_server_host = cfg->tmate_server_host;
   engine.tmate_server_port = cfg->tmate_server_port;
   engine.tmate_ed25519_fingerprint = cfg->tmate_ed25519_fingerprint;

@@ -268,6 +268,23 @@ StepOutcome CreateClone(StepContext& ctx) {
 
   const Value& src = out.Obj("source");
   const std::string source_name = out.Str(src, "name");
+
+  // The operator's limit on clones per space, counted among the labelled clones of this broker.
+  // Checked here, before anything is made: binds racing each other may overshoot it by the
+  // number in flight.
+  if (ctx.settings.max_clones_per_space > 0) {
+    auto ours = ctx.cc.FindAppsByLabel(ManagedByLabel(ctx.settings) + "=ssh-access");
+    if (!ours.ok()) return CcFailure(ctx, kStep, "find_apps", ours.status(), "counting the space's clones failed");
+    const std::string space = out.Str(src, "space_guid");
+    const auto in_space = std::count_if(ours->begin(), ours->end(), [&](const App& a) { return a.space_guid == space; });
+    if (in_space >= ctx.settings.max_clones_per_space) {
+      return StepOutcome::Fail("this space already has " + std::to_string(in_space) +
+                               " ssh-access clone(s), the most your operator allows per space (" +
+                               std::to_string(ctx.settings.max_clones_per_space) +
+                               "); unbind one (cf unbind-service) and bind again");
+    }
+  }
+
   // A fresh token for the clone's session report; its hash is durable before the app exists, so
   // a crash after CreateApp leaves an app whose token the broker still accepts.
   const std::string token = base::RandomHex(32);

@@ -49,6 +49,7 @@ struct EngineSettings {
   std::string bootstrap_command = kDefaultBootstrapCommand;
   int max_memory_mb = 0;                     // CLONE_MAX_MEMORY_MB; 0 = the plan's cap only
   int ttl_minutes = 0;                       // CLONE_TTL; 0 = the plan's default
+  int max_clones_per_space = 0;              // CLONE_MAX_PER_SPACE; 0 = no limit
   std::string tmate_server_host;             // handed to the clone's environment
   int tmate_server_port = 22;
   std::string tmate_ed25519_fingerprint;

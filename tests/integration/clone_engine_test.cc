@@ -276,6 +276,23 @@ TEST_SUITE("clone::Engine") {
     CHECK(t.AwaitNoClone(bid));
   }
 
+  TEST_CASE("CLONE_MAX_PER_SPACE: a bind over the operator's limit fails and says so; unbinding makes room") {
+    CloneTest t({}, {{"CLONE_MAX_PER_SPACE", "1"}});
+    t.Provision();
+    const std::string first = BindingId(40), second = BindingId(41);
+    REQUIRE(CloneTest::State(t.BindAndWait(first, t.demo.app_guid)) == "succeeded");
+    const auto over = t.BindAndWait(second, t.demo.app_guid);
+    CHECK(CloneTest::State(over) == "failed");
+    CHECK_MESSAGE(CloneTest::Description(over).find("the most your operator allows per space (1)") != std::string::npos,
+                  CloneTest::Description(over));
+    CHECK(t.ClonesOf(second).empty());
+    CHECK(t.fake.Calls("POST", "/v3/apps").size() == 1);  // nothing was made for the refused bind
+    REQUIRE(CloneTest::State(t.UnbindAndWait(first)) == "succeeded");
+    const std::string third = BindingId(42);
+    CHECK(CloneTest::State(t.BindAndWait(third, t.demo.app_guid)) == "succeeded");
+    CHECK(t.ClonesOf(third).size() == 1);
+  }
+
   TEST_CASE("a service binding stuck past the plan's deadline fails the bind with a clear description") {
     // A catalog whose plans allow 4 s of polling: the clone job's deadline.
     const std::string catalog_path = CatalogWithDeadline(4);
