@@ -32,9 +32,11 @@
 #     `Error reading from channel: ...`) arrived with no `ssh session:` line in between;
 #   - when the bootstrap itself fails (bundle download or checksum, missing settings), as
 #     {"tmate_lines": [], "bootstrap_error": "<short text>"}, after which it exits 1.
-# A report is retried in the background with backoff 1, 2, 4, ... 30 s until the broker answers
-# 2xx, or answers 4xx other than 408/429 (given up); a newer report replaces a pending one. A
-# bootstrap-error report is tried at most 6 times. The broker parses the lines (broker/session).
+# One background reporter delivers them: a request in flight is never cut short; a failed one is
+# retried with backoff 1, 2, 4, ... 30 s until the broker answers 2xx, or answers 4xx other than
+# 408/429 (given up); a newer report replaces a pending one and carries its lines over (so each
+# report holds every line since the last one delivered, at most 100). A bootstrap-error report is
+# tried at most 6 times. The broker parses the lines (broker/session), not this script.
 #
 # Output (the app's log, readable by anyone with access to the space, forwarded to drains): only
 # lines prefixed "ssh-access: ": progress, failures, tmate lines from a fixed list of safe ones,
@@ -68,7 +70,10 @@ tmate_pid=''
 
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
-  if [[ -n $reporter_pid ]]; then kill -TERM "$reporter_pid" 2>/dev/null; fi
+  if [[ -n $reporter_pid ]]; then
+    kill -TERM "$reporter_pid" 2>/dev/null
+    wait "$reporter_pid" 2>/dev/null
+  fi
   if [[ -n $work ]]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -140,72 +145,107 @@ report_status() {
   printf '%s' "$code"
 }
 
-# Delivers body file $1: retries with backoff until a 2xx, a 4xx other than 408/429, or $2 attempts
-# (0: no limit). Prints "ssh-access: $3" once delivered. Run in the background; SIGTERM stops it
-# (and the request in flight).
-report_worker() {
-  local body=$1 max=$2 done_msg=$3 attempt=0 delay=1 code child=''
-  trap 'if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; fi; exit 0' TERM
+child=''  # the background process this shell waits for (a request, a sleep)
+
+# Waits for `child` to exit, through interruptions by trapped signals.
+wait_child() {
   while :; do
-    attempt=$((attempt + 1))
-    rm -f "$body.out"
-    post_exec "$body" "$body.out" &
-    child=$!
     wait "$child"
-    child=''
-    code=$(report_status "$body.out")
-    case $code in
-      2??)
-        log "$done_msg"
-        : >"$body.done"
-        return 0
-        ;;
-      408 | 429) ;;
-      4??)
-        warn "the broker refused the report (HTTP $code); not retrying it"
-        : >"$body.done"
-        return 1
-        ;;
-    esac
-    if ((max > 0 && attempt >= max)); then
-      warn "report not delivered after $attempt attempts; giving up"
-      return 1
+    if (($? > 128)) && kill -0 "$child" 2>/dev/null; then continue; fi
+    break
+  done
+  child=''
+}
+
+# POSTs body file $1 once. Returns 0 when delivered (2xx), 2 when refused (4xx other than
+# 408/429), else 1 (after printing why).
+post_report() {
+  local code
+  rm -f "$1.out"
+  post_exec "$1" "$1.out" &
+  child=$!
+  wait_child
+  code=$(report_status "$1.out")
+  rm -f "$1.out"
+  case $code in
+    2??) return 0 ;;
+    408 | 429) ;;
+    4??)
+      warn "the broker refused the report (HTTP $code); not retrying it"
+      return 2
+      ;;
+  esac
+  if [[ $code == 000 ]]; then
+    warn "report not delivered (no answer from the broker)"
+  else
+    warn "report not delivered (HTTP $code)"
+  fi
+  return 1
+}
+
+# The reporter: a background shell that delivers the newest report, forever. Reports are files
+# report.SEQ.json (with the line to print once delivered in report.SEQ.msg); `latest` holds the
+# newest SEQ. A delivered or refused report gets a report.SEQ.done marker. A request in flight
+# is never cut short; a newer report replaces an older one between attempts (backoff 1, 2, 4, ...
+# 30 s, reset for each new report). SIGUSR1 wakes it early from a pause; SIGTERM ends it.
+reporter() {
+  local seq=0 latest=0 finished=0 delay=1 pause msg rc
+  local napping=0 # read by the USR1 trap
+  trap 'if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; fi; exit 0' TERM
+  trap 'if ((napping)) && [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; fi' USR1
+  while :; do
+    read -r latest <"$work/latest" 2>/dev/null || latest=0
+    if ((latest > seq)); then
+      if ((seq > finished)); then rm -f "$work/report.$seq.json" "$work/report.$seq.msg"; fi
+      seq=$latest
+      delay=1
     fi
-    if [[ $code == 000 ]]; then
-      warn "report not delivered (no answer from the broker); retrying in ${delay}s"
+    if ((seq > finished)); then
+      post_report "$work/report.$seq.json"
+      rc=$?
+      if ((rc != 1)); then
+        : >"$work/report.$seq.done"
+        if ((rc == 0)); then
+          msg='report delivered'
+          read -r msg <"$work/report.$seq.msg"
+          log "$msg"
+        fi
+        rm -f "$work/report.$seq.json" "$work/report.$seq.msg"
+        finished=$seq
+        continue
+      fi
+      warn "retrying the report in ${delay}s"
+      pause=$delay
+      delay=$((delay * 2 > 30 ? 30 : delay * 2))
     else
-      warn "report not delivered (HTTP $code); retrying in ${delay}s"
+      pause=1
     fi
-    sleep "$delay" &
-    child=$!
-    wait "$child"
-    child=''
-    delay=$((delay * 2 > 30 ? 30 : delay * 2))
+    # Pause up to `pause` seconds, in 1 s steps, until a newer report is there.
+    while ((pause > 0)); do
+      read -r latest <"$work/latest" 2>/dev/null || latest=0
+      ((latest > seq)) && break
+      napping=1
+      sleep 1 &
+      child=$!
+      wait_child
+      # shellcheck disable=SC2034  # read by the USR1 trap
+      napping=0
+      pause=$((pause - 1))
+    done
   done
 }
 
 report_seq=0
-last_body=''   # the body file of the latest report started
-last_lines=()  # its tmate lines
+last_lines=()  # the tmate lines of the latest report
 
-stop_reporter() {
-  if [[ -n $reporter_pid ]]; then
-    kill -TERM "$reporter_pid" 2>/dev/null
-    wait "$reporter_pid" 2>/dev/null
-    reporter_pid=''
-  fi
-}
-
-# Starts delivering a report of the tmate lines in `pending` in the background; prints
-# "ssh-access: $1" once delivered. It replaces a report still pending, whose lines it carries over
-# (each report holds the lines since the last one delivered, at most 100).
+# Queues a report of the tmate lines in `pending` for the reporter; it prints "ssh-access: $1" once
+# delivered. A report holds the lines since the last report known to be delivered (at most 100):
+# when the previous one is still pending, its lines are carried over.
 send_report() {
   local lines=() l json='' sep=''
-  stop_reporter
-  if [[ -n $last_body && ! -e $last_body.done ]]; then
+  if ((report_seq > 0)) && ! [[ -e $work/report.$report_seq.done ]]; then
     lines=(${last_lines[@]+"${last_lines[@]}"})
   fi
-  if [[ -n $last_body ]]; then rm -f "$last_body" "$last_body.done" "$last_body.out"; fi
   lines+=(${pending[@]+"${pending[@]}"})
   pending=()
   if ((${#lines[@]} > 100)); then lines=("${lines[@]: -100}"); fi
@@ -215,22 +255,36 @@ send_report() {
     sep=','
   done
   report_seq=$((report_seq + 1))
-  last_body="$work/report.$report_seq.json"
-  printf '{"tmate_lines":[%s]}' "$json" >"$last_body"
-  report_worker "$last_body" 0 "$1" &
-  reporter_pid=$!
+  printf '{"tmate_lines":[%s]}' "$json" >"$work/report.$report_seq.json"
+  printf '%s\n' "$1" >"$work/report.$report_seq.msg"
+  printf '%s\n' "$report_seq" >"$work/latest.new" && mv -f "$work/latest.new" "$work/latest"
+  if [[ -n $reporter_pid ]]; then kill -USR1 "$reporter_pid" 2>/dev/null; fi
 }
 
-# Reports a bootstrap failure $1 (short, non-secret), waits for the delivery (bounded), exits 1.
+# Reports a bootstrap failure $1 (short, non-secret): at most 6 attempts, then exits 1.
 fail_bootstrap() {
+  local attempt delay=1 body
   warn "error: $1"
   if [[ -n $work && -n $http_client ]]; then
-    stop_reporter
-    printf '{"tmate_lines":[],"bootstrap_error":"%s"}' "$(json_escape "$1")" >"$work/report.error.json"
-    report_worker "$work/report.error.json" 6 "bootstrap error reported to the broker" &
-    reporter_pid=$!
-    wait "$reporter_pid"
-    reporter_pid=''
+    body="$work/report.error.json"
+    printf '{"tmate_lines":[],"bootstrap_error":"%s"}' "$(json_escape "$1")" >"$body"
+    for ((attempt = 1; attempt <= 6; attempt++)); do
+      post_report "$body"
+      case $? in
+        0)
+          log "bootstrap error reported to the broker"
+          break
+          ;;
+        2) break ;;
+      esac
+      if ((attempt == 6)); then
+        warn "giving up on the report after $attempt attempts"
+        break
+      fi
+      warn "retrying the report in ${delay}s"
+      sleep "$delay"
+      delay=$((delay * 2))
+    done
   fi
   exit 1
 }
@@ -386,6 +440,9 @@ forward_signal() {
   if [[ -n $tmate_pid ]]; then kill -TERM "$tmate_pid" 2>/dev/null; fi
 }
 
+reporter &
+reporter_pid=$!
+
 log "starting tmate"
 coproc TMATE { exec "$tmate" -F -f "$conf" -S "$sock" new-session -c "$app_dir" </dev/null 2>&1; }
 # shellcheck disable=SC2153  # TMATE_PID is set by coproc
@@ -413,5 +470,4 @@ while :; do
 done
 exec {tmate_out}<&-
 log "tmate exited with status $status"
-stop_reporter
 exit "$status"
