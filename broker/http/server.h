@@ -39,7 +39,7 @@ struct ServerOptions {
   int threads = 16;  // reactor threads; handlers block on the database, so more than cores
   std::vector<BasicCredential> credentials;
   std::size_t max_body_bytes = 64 * 1024;
-  // A session report is a few tmate lines (the bootstrap sends at most 32 of 512 bytes at most).
+  // A session report is a few tmate lines (the bootstrap sends at most 100, each short).
   std::size_t max_session_body_bytes = 16 * 1024;
   std::string bootstrap_script;     // GET /ssh-access/v1/bootstrap
   std::string tmate_bundle_path;    // GET /ssh-access/v1/assets/tmate-bundle.tar.gz; "" = 404
