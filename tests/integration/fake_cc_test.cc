@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -17,9 +18,13 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -1389,6 +1394,427 @@ TEST_SUITE("testing::FakeCloudController") {
   }
 }
 
+// ---- Local containers (Knobs::local_containers) ------------------------------------------------
+
+namespace fs = std::filesystem;
+
+// Whether `pid` is a live process (a zombie, or a gone pid, is not).
+bool Alive(int pid) {
+  if (pid <= 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const std::size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  const char state = line[close + 2];
+  return state != 'Z' && state != 'X';
+}
+
+// Polls `done` every 10 ms until it holds or `deadline` passes; returns its last value.
+template <typename F>
+bool Eventually(F done, milliseconds deadline = milliseconds(10000)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return done();
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Chomp(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+int ReadPid(const fs::path& p) {
+  const std::string s = ReadFile(p);
+  return s.empty() ? -1 : std::atoi(s.c_str());
+}
+
+// A started fake in local-container mode under a fresh directory, removed at the end (after the
+// fake, and so every container, has stopped).
+struct LocalCc : FakeCc {
+  fs::path root;
+
+  explicit LocalCc(milliseconds stop_grace = milliseconds(2000)) {
+    char tmpl[] = "/tmp/fake-cc-local-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    root = tmpl;
+    fake.UpdateKnobs([&](Fake::Knobs& k) {
+      k.instance_start_ticks = 1;
+      k.binding_create_job_ticks = 1;
+      k.app_delete_job_ticks = 2;
+      k.local_containers = Fake::LocalContainers{root.string(), {{"FAKE_TMATE_MODE", "ok"}}, stop_grace};
+    });
+  }
+  ~LocalCc() {
+    fake.Stop();
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+
+  // A clone of spring-music (env FROM_CREATE set at create) with a copied droplet and `command`.
+  std::string Clone(const std::string& command, const std::string& name = "spring-music-ssh") {
+    const Answer a = Post("/v3/apps", AppBody(name, demo.space_guid,
+                                              R"(,"lifecycle":{"type":"buildpack","data":{"buildpacks":["java_buildpack"],"stack":"cflinuxfs4"}},)"
+                                              R"("environment_variables":{"FROM_CREATE":"created"})"));
+    INFO(a.Describe());
+    REQUIRE(a.status == 201);
+    const std::string clone = Str(a.Json(), "/guid");
+    CopyAndAssignDroplet(clone, SourceDroplet());
+    const Answer p = Patch("/v3/processes/" + clone, R"({"command":")" + Escape(command) + R"("})");
+    INFO(p.Describe());
+    REQUIRE(p.status == 200);
+    return clone;
+  }
+
+  static std::string Escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out;
+  }
+
+  void Start(const std::string& app) {
+    const Answer a = Post("/v3/apps/" + app + "/actions/start", "");
+    INFO(a.Describe());
+    REQUIRE(a.status == 200);
+  }
+
+  std::string StatsState(const std::string& app) const {
+    return Str(Get("/v3/processes/" + app + "/stats").Json(), "/resources/0/state");
+  }
+
+  // Whether the fake log-cache has `text` as a LOG envelope of `app` with this source and stream.
+  bool HasLogLine(const std::string& app, const std::string& text, bool is_stderr,
+                  const std::string& source_type = "APP/PROC/WEB") const {
+    const Answer logs = Get("/api/v1/read/" + app + "?envelope_types=LOG&start_time=0&limit=1000");
+    const auto d = logs.Json();
+    const rapidjson::Value* batch = Ptr(d, "/envelopes/batch");
+    if (batch == nullptr || !batch->IsArray()) return false;
+    for (const auto& e : batch->GetArray()) {
+      if (std::string(e["log"]["payload"].GetString()) == Base64(text) &&
+          std::string(e["log"]["type"].GetString()) == (is_stderr ? "ERR" : "OUT") &&
+          std::string(e["tags"]["source_type"].GetString()) == source_type) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+// NAME=value lines of an `env` dump.
+std::map<std::string, std::string> ParseEnvDump(const std::string& dump) {
+  std::map<std::string, std::string> out;
+  std::stringstream in(dump);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::size_t eq = line.find('=');
+    if (eq != std::string::npos && eq > 0) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+TEST_SUITE("testing::FakeCloudController") {
+  TEST_CASE("fake CC local container runs the web command in the app folder with the CF environment, RUNNING while it lives") {
+    LocalCc t;
+    const std::string clone = t.Clone(
+        "pwd > pwd.txt; env > env.txt; echo hello from stdout; echo hello from stderr >&2; exec sleep 1000");
+    REQUIRE(t.Patch("/v3/apps/" + clone + "/environment_variables", R"({"var":{"FROM_PATCH":"patched"}})").status == 200);
+    std::map<std::string, std::string> binding_of;  // instance guid -> binding guid
+    for (const std::string& instance : {t.demo.mysql_instance_guid, t.demo.redis_instance_guid, t.demo.ups_instance_guid}) {
+      const Answer a = t.Post("/v3/service_credential_bindings",
+                              R"({"type":"app","relationships":{"service_instance":{"data":{"guid":")" + instance +
+                                  R"("}},"app":{"data":{"guid":")" + clone + R"("}}}})");
+      if (a.status == 202) {
+        REQUIRE(Str(t.PollJob(*a.Header("Location")), "/state") == "COMPLETE");
+      } else {
+        REQUIRE(a.status == 201);
+      }
+    }
+    for (const auto& b : t.fake.BindingsOfApp(clone)) binding_of[b.service_instance_guid] = b.guid;
+    REQUIRE(binding_of.size() == 3);
+
+    t.Start(clone);
+    const auto view = t.fake.LocalContainer(clone);
+    REQUIRE(view.has_value());
+    CHECK(view->pid > 0);
+    CHECK(view->running);
+    CHECK_FALSE(view->exit_status.has_value());
+    CHECK(view->app_dir == (t.root / clone / "app").string());
+    CHECK(view->stdout_path == (t.root / clone / "stdout.log").string());
+    CHECK(view->stderr_path == (t.root / clone / "stderr.log").string());
+    CHECK(::getpgid(view->pid) == view->pid);  // its own process group
+    CHECK(t.StatsState(clone) == "RUNNING");
+    CHECK(t.fake.ProcessOf(clone)->instance_state == "RUNNING");
+
+    const fs::path app_dir = view->app_dir;
+    REQUIRE(Eventually([&] {
+      return t.HasLogLine(clone, "hello from stderr", true) && t.HasLogLine(clone, "hello from stdout", false);
+    }));
+    CHECK(ReadFile(view->stdout_path) == "hello from stdout\n");
+    CHECK(ReadFile(view->stderr_path) == "hello from stderr\n");
+    CHECK(fs::equivalent(Chomp(ReadFile(app_dir / "pwd.txt")), app_dir));
+    CHECK(ReadFile(app_dir / "ssh-access-fake-droplet.txt") == "spring-music\n");
+
+    const auto seen = ParseEnvDump(ReadFile(app_dir / "env.txt"));
+    // Exactly the environment it was started with (bash adds PWD, SHLVL and _), nothing of ours.
+    for (const auto& [name, value] : seen) {
+      if (name == "PWD" || name == "SHLVL" || name == "_" || name == "OLDPWD") continue;
+      INFO(name);
+      REQUIRE(view->env.count(name) == 1);
+      CHECK(view->env.at(name) == value);
+    }
+    for (const auto& [name, value] : view->env) {
+      INFO(name);
+      CHECK(seen.count(name) == 1);
+    }
+    const auto& env = view->env;
+    CHECK(env.at("FROM_CREATE") == "created");
+    CHECK(env.at("FROM_PATCH") == "patched");
+    CHECK(env.at("FAKE_TMATE_MODE") == "ok");
+    CHECK(env.at("HOME") == view->app_dir);
+    CHECK(env.at("TMPDIR") == (t.root / clone / "tmp").string());
+    CHECK(fs::is_directory(env.at("TMPDIR")));
+    CHECK(env.at("LANG") == "C.UTF-8");
+    CHECK(env.at("INSTANCE_INDEX") == "0");
+    CHECK_FALSE(env.at("CF_INSTANCE_GUID").empty());
+    CHECK(std::atoi(env.at("PORT").c_str()) > 0);
+    CHECK_FALSE(env.at("PATH").empty());
+    CHECK(env.count("BROKER_TEST_DATABASE_URL") == 0);
+
+    rapidjson::Document app;
+    app.Parse(env.at("VCAP_APPLICATION").c_str());
+    REQUIRE(app.IsObject());
+    CHECK(Str(app, "/application_id") == clone);
+    CHECK(Str(app, "/application_name") == "spring-music-ssh");
+    CHECK(Str(app, "/name") == "spring-music-ssh");
+    CHECK(Str(app, "/space_id") == t.demo.space_guid);
+    CHECK(Str(app, "/space_name") == "demo-space");
+    CHECK(Str(app, "/organization_id") == t.demo.org_guid);
+    CHECK(Str(app, "/organization_name") == "demo-org");
+    CHECK(Ptr(app, "/application_uris")->IsArray());
+    CHECK(Int(app, "/limits/mem") == 1024);
+    CHECK(Int(app, "/limits/disk") == 1024);
+    CHECK(Int(app, "/instance_index") == 0);
+
+    rapidjson::Document services;
+    services.Parse(env.at("VCAP_SERVICES").c_str());
+    REQUIRE(services.IsObject());
+    CHECK(services.MemberCount() == 3);
+    CHECK(Size(services, "/p.mysql") == 1);
+    CHECK(Str(services, "/p.mysql/0/name") == "music-db");
+    CHECK(Str(services, "/p.mysql/0/label") == "p.mysql");
+    CHECK(Str(services, "/p.mysql/0/plan") == "db-small");
+    CHECK(Str(services, "/p.mysql/0/instance_guid") == t.demo.mysql_instance_guid);
+    CHECK(Str(services, "/p.mysql/0/binding_guid") == binding_of[t.demo.mysql_instance_guid]);
+    CHECK(Str(services, "/p.mysql/0/credentials/uri") == "mysql://music:secret@10.0.0.5:3306/music");
+    CHECK(Ptr(services, "/p.mysql/0/tags")->IsArray());
+    CHECK(Str(services, "/p.redis/0/binding_guid") == binding_of[t.demo.redis_instance_guid]);
+    CHECK(Str(services, "/p.redis/0/credentials/host") == "10.0.0.6");
+    CHECK(Str(services, "/user-provided/0/label") == "user-provided");
+    CHECK(Str(services, "/user-provided/0/name") == "music-config");
+    CHECK(Str(services, "/user-provided/0/instance_guid") == t.demo.ups_instance_guid);
+    CHECK(Str(services, "/user-provided/0/binding_guid") == binding_of[t.demo.ups_instance_guid]);
+    CHECK(Str(services, "/user-provided/0/credentials/api_key") == "demo-key");
+
+    // Still running: stats stay RUNNING.
+    CHECK(t.StatsState(clone) == "RUNNING");
+    CHECK(Alive(view->pid));
+  }
+
+  TEST_CASE("fake CC local container that exits 3 is CRASHED, with its stderr lines in log-cache") {
+    LocalCc t;
+    const std::string clone =
+        t.Clone("echo 'tmate: cannot connect to tmate.example.com:2222' >&2; printf 'last words' >&2; exit 3");
+    t.Start(clone);
+    REQUIRE(Eventually([&] { return t.StatsState(clone) == "CRASHED"; }));
+    CHECK(t.fake.ProcessOf(clone)->instance_state == "CRASHED");
+    const auto view = t.fake.LocalContainer(clone);
+    REQUIRE(view.has_value());
+    CHECK_FALSE(view->running);
+    CHECK(view->exit_status == 3);
+    CHECK_FALSE(view->stop_requested);
+    CHECK_FALSE(Alive(view->pid));
+    CHECK(t.HasLogLine(clone, "tmate: cannot connect to tmate.example.com:2222", true));
+    CHECK(t.HasLogLine(clone, "last words", true));  // the unterminated last line too
+    CHECK(t.HasLogLine(clone, "Exit status 3", false, "CELL"));
+    CHECK(ReadFile(view->stderr_path) == "tmate: cannot connect to tmate.example.com:2222\nlast words");
+    CHECK(t.StatsState(clone) == "CRASHED");  // it stays crashed
+  }
+
+  TEST_CASE("fake CC local container stop SIGTERMs the whole process group, and a restart runs a fresh process") {
+    // SIGTERM blocked in the threads that fork (as fake_cc blocks it for sigwait) must not reach
+    // the container: with a 60 s grace, only a SIGTERM that works ends it in time.
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &term, &old) == 0);
+    std::optional<LocalCc> made;
+    made.emplace(milliseconds(60000));
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    LocalCc& t = *made;
+
+    const std::string clone = t.Clone("sleep 1000 & echo $! > bg.pid; echo started; wait");
+    t.Start(clone);
+    const auto first = t.fake.LocalContainer(clone);
+    REQUIRE(first.has_value());
+    const fs::path bg_file = fs::path(first->app_dir) / "bg.pid";
+    REQUIRE(Eventually([&] { return ReadPid(bg_file) > 0; }));
+    const int bg = ReadPid(bg_file);
+    CHECK(Alive(first->pid));
+    CHECK(Alive(bg));
+    CHECK(::getpgid(bg) == first->pid);
+    CHECK(t.StatsState(clone) == "RUNNING");
+
+    const Answer stop = t.Post("/v3/apps/" + clone + "/actions/stop", "");
+    REQUIRE(stop.status == 200);
+    CHECK(t.StatsState(clone) == "DOWN");
+    REQUIRE(Eventually([&] { return !t.fake.LocalContainer(clone)->running; }));
+    CHECK(Eventually([&] { return !Alive(bg); }));
+    CHECK_FALSE(Alive(first->pid));
+    const auto stopped = t.fake.LocalContainer(clone);
+    CHECK(stopped->stop_requested);
+    CHECK(stopped->exit_status == 128 + SIGTERM);
+    CHECK(t.StatsState(clone) == "DOWN");
+
+    t.Start(clone);
+    const auto second = t.fake.LocalContainer(clone);
+    REQUIRE(second.has_value());
+    CHECK(second->running);
+    CHECK(second->pid != first->pid);
+    CHECK_FALSE(second->stop_requested);
+    CHECK(Alive(second->pid));
+    CHECK(t.StatsState(clone) == "RUNNING");
+    // The new container starts from a fresh copy of the droplet's folder.
+    CHECK(Eventually([&] { return ReadPid(bg_file) > 0 && ReadPid(bg_file) != bg; }));
+  }
+
+  TEST_CASE("fake CC local container that ignores SIGTERM is SIGKILLed with its group after stop_grace") {
+    LocalCc t(milliseconds(200));
+    const std::string clone = t.Clone("trap '' TERM; sleep 1000 & echo $! > bg.pid; wait");
+    t.Start(clone);
+    const auto view = t.fake.LocalContainer(clone);
+    REQUIRE(view.has_value());
+    const fs::path bg_file = fs::path(view->app_dir) / "bg.pid";
+    REQUIRE(Eventually([&] { return ReadPid(bg_file) > 0; }));
+    const int bg = ReadPid(bg_file);
+    const auto stop_at = std::chrono::steady_clock::now();
+    REQUIRE(t.Post("/v3/apps/" + clone + "/actions/stop", "").status == 200);
+    REQUIRE(Eventually([&] { return !t.fake.LocalContainer(clone)->running; }));
+    CHECK(std::chrono::steady_clock::now() - stop_at >= milliseconds(200));
+    CHECK(t.fake.LocalContainer(clone)->exit_status == 128 + SIGKILL);
+    CHECK(Eventually([&] { return !Alive(bg); }));
+  }
+
+  TEST_CASE("fake CC local container dies with its app when the delete job completes") {
+    LocalCc t;
+    const std::string clone = t.Clone("sleep 1000 & echo $! > bg.pid; wait");
+    t.Start(clone);
+    const auto view = t.fake.LocalContainer(clone);
+    REQUIRE(view.has_value());
+    const fs::path bg_file = fs::path(view->app_dir) / "bg.pid";
+    REQUIRE(Eventually([&] { return ReadPid(bg_file) > 0; }));
+    const int bg = ReadPid(bg_file);
+
+    const Answer del = t.Delete("/v3/apps/" + clone);
+    REQUIRE(del.status == 202);
+    CHECK(t.fake.LocalContainer(clone)->running);  // the job has not run yet
+    CHECK(Str(t.PollJob(*del.Header("Location")), "/state") == "COMPLETE");
+    CHECK_FALSE(t.fake.App(clone).has_value());
+    REQUIRE(Eventually([&] { return !t.fake.LocalContainer(clone)->running; }));
+    CHECK(t.fake.LocalContainer(clone)->stop_requested);
+    CHECK_FALSE(Alive(view->pid));
+    CHECK(Eventually([&] { return !Alive(bg); }));
+  }
+
+  TEST_CASE("fake CC Stop() stops and reaps the local containers before it returns") {
+    LocalCc t;
+    const std::string clone = t.Clone("sleep 1000 & echo $! > bg.pid; wait");
+    t.Start(clone);
+    const auto view = t.fake.LocalContainer(clone);
+    REQUIRE(view.has_value());
+    const fs::path bg_file = fs::path(view->app_dir) / "bg.pid";
+    REQUIRE(Eventually([&] { return ReadPid(bg_file) > 0; }));
+    const int bg = ReadPid(bg_file);
+
+    const auto before = std::chrono::steady_clock::now();
+    t.fake.Stop();
+    CHECK(std::chrono::steady_clock::now() - before < milliseconds(2000));  // SIGTERM worked, no grace
+    const auto after = t.fake.LocalContainer(clone);
+    REQUIRE(after.has_value());
+    CHECK_FALSE(after->running);
+    CHECK(after->exit_status == 128 + SIGTERM);
+    CHECK_FALSE(Alive(view->pid));
+    CHECK(::waitpid(view->pid, nullptr, WNOHANG) == -1);  // already reaped: not our child any more
+    CHECK(Eventually([&] { return !Alive(bg); }));
+  }
+
+  TEST_CASE("fake CC local container of a clone runs in a copy of the source droplet's app folder") {
+    LocalCc t;
+    const std::string first = t.Clone("exec sleep 1000", "first-ssh");
+    // The first copy made the source droplet's folder (the seeded marker); add a file to it.
+    const fs::path source_dir = t.root / "droplets" / t.SourceDroplet() / "app";
+    REQUIRE(ReadFile(source_dir / "ssh-access-fake-droplet.txt") == "spring-music\n");
+    std::ofstream(source_dir / "Procfile") << "web: bin/run\n";
+    const std::string second = t.Clone("cat ssh-access-fake-droplet.txt Procfile; exec sleep 1000", "second-ssh");
+    t.Start(first);
+    t.Start(second);
+
+    const auto a = t.fake.LocalContainer(first);
+    const auto b = t.fake.LocalContainer(second);
+    REQUIRE(a.has_value());
+    REQUIRE(b.has_value());
+    CHECK(ReadFile(fs::path(a->app_dir) / "ssh-access-fake-droplet.txt") == "spring-music\n");
+    CHECK_FALSE(fs::exists(fs::path(a->app_dir) / "Procfile"));  // copied before the file existed
+    CHECK(ReadFile(fs::path(b->app_dir) / "Procfile") == "web: bin/run\n");
+    CHECK(Eventually([&] {
+      return t.HasLogLine(second, "spring-music", false) && t.HasLogLine(second, "web: bin/run", false);
+    }));
+    // Each droplet has its own folder.
+    for (const auto& d : t.fake.DropletsOf(second)) {
+      CHECK(fs::exists(t.root / "droplets" / d.guid / "app" / "Procfile"));
+    }
+  }
+
+  TEST_CASE("fake CC local containers: no process for a placement error, a crash knob stops the process, a launch failure crashes") {
+    LocalCc t;
+    SUBCASE("when the placement error knob is set, nothing runs and the instance stays DOWN") {
+      t.fake.UpdateKnobs([](Fake::Knobs& k) { k.placement_error = "insufficient resources: memory"; });
+      const std::string clone = t.Clone("exec sleep 1000");
+      t.Start(clone);
+      CHECK_FALSE(t.fake.LocalContainer(clone).has_value());
+      CHECK(t.StatsState(clone) == "DOWN");
+    }
+    SUBCASE("when instance_crashes is set, the instance is CRASHED and its process stopped") {
+      t.fake.UpdateKnobs([](Fake::Knobs& k) { k.instance_crashes = true; });
+      const std::string clone = t.Clone("exec sleep 1000");
+      t.Start(clone);
+      CHECK(t.StatsState(clone) == "CRASHED");
+      CHECK(Eventually([&] { return !t.fake.LocalContainer(clone)->running; }));
+    }
+    SUBCASE("when the app folder cannot be made, the start crashes with a CELL line") {
+      const std::string clone = t.Clone("exec sleep 1000");
+      std::ofstream(t.root / clone) << "a file where the app's directory should be\n";
+      t.Start(clone);
+      const auto view = t.fake.LocalContainer(clone);
+      REQUIRE(view.has_value());
+      CHECK(view->pid == -1);
+      CHECK(view->exit_status == 127);
+      CHECK(t.StatsState(clone) == "CRASHED");
+    }
+  }
+}
+
 
 // The standalone program (tests/support/programs/fake_cc_main.cc) as an operator runs it.
 TEST_SUITE("fake_cc program") {
@@ -1460,6 +1886,43 @@ TEST_SUITE("fake_cc program") {
     std::fclose(f);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
+  }
+
+  TEST_CASE("fake_cc --help lists every option, and --container-env without --local-containers is a usage error") {
+    // Runs fake_cc with `args`; returns its exit status and what it wrote to stderr.
+    const auto run = [](std::vector<std::string> args) {
+      int err[2];
+      REQUIRE(::pipe(err) == 0);
+      posix_spawn_file_actions_t actions;
+      posix_spawn_file_actions_init(&actions);
+      posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+      posix_spawn_file_actions_addclose(&actions, err[0]);
+      args.insert(args.begin(), FAKE_CC_BINARY_PATH);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      char* envp[] = {nullptr};
+      pid_t pid = -1;
+      REQUIRE(posix_spawn(&pid, FAKE_CC_BINARY_PATH, &actions, nullptr, argv.data(), envp) == 0);
+      posix_spawn_file_actions_destroy(&actions);
+      ::close(err[1]);
+      std::string text;
+      char buf[512];
+      for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+      ::close(err[0]);
+      int status = 0;
+      REQUIRE(::waitpid(pid, &status, 0) == pid);
+      REQUIRE(WIFEXITED(status));
+      return std::make_pair(WEXITSTATUS(status), text);
+    };
+    const auto [help_status, help] = run({"--help"});
+    INFO(help);
+    CHECK(help_status == 0);
+    for (const char* option : {"--port", "--seed", "--local-containers", "--container-env"}) {
+      CHECK(help.find(option) != std::string::npos);
+    }
+    CHECK(run({"--container-env", "A=1"}).first == 2);
+    CHECK(run({"--local-containers", "/tmp/x", "--container-env", "no-equals-sign"}).first == 2);
   }
 }
 

@@ -8,19 +8,27 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <mutex>
@@ -723,6 +731,166 @@ class Reporter {
   std::thread thread_;
 };
 
+// ================================================================================================
+// Local containers: process plumbing (Knobs::local_containers).
+// ================================================================================================
+
+constexpr char kDropletMarker[] = "ssh-access-fake-droplet.txt";
+
+// A free TCP port on 127.0.0.1 for $PORT (8080 if none can be had).
+int FreeLocalPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 8080;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 8080;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// dup2 that also works when `from` already is `to` (then it clears FD_CLOEXEC). Async-signal-safe.
+void DupTo(int from, int to) {
+  if (from == to) {
+    ::fcntl(to, F_SETFD, 0);
+  } else {
+    ::dup2(from, to);
+  }
+}
+
+struct Spawned {
+  int pid = -1;
+  int out = -1;  // read ends, non-blocking and close-on-exec
+  int err = -1;
+  std::string error;  // non-empty when nothing was started
+};
+
+// fork + exec of `/bin/bash -c command` as the leader of a new session and process group, with
+// exactly `env`, cwd `dir`, stdin /dev/null and stdout/stderr on two pipes. Returns once the child
+// has exec'd (or failed to), so the new process group already exists: a stop right after a start
+// reaches the whole group. Everything the child needs is prepared before fork(): between fork and
+// exec the child (of a multithreaded process) makes only async-signal-safe calls.
+Spawned SpawnInGroup(const std::string& command, const std::string& dir, const std::map<std::string, std::string>& env) {
+  Spawned s;
+  std::vector<std::string> env_strings;
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string bash = "/bin/bash", dash_c = "-c", cmd = command;
+  char* argv[] = {bash.data(), dash_c.data(), cmd.data(), nullptr};
+  static constexpr char kChdirFailed[] = "fake cc: cannot enter the app folder\n";
+  static constexpr char kExecFailed[] = "fake cc: cannot exec /bin/bash\n";
+  rlimit lim{};
+  int max_fd = 4096;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 65536));
+  }
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigset_t none, all, caller_mask;
+  sigemptyset(&none);
+  sigfillset(&all);
+
+  // `exec_done`: its write end is close-on-exec, so the parent's read ends when exec happened.
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, exec_done[2] = {-1, -1};
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+      ::pipe2(exec_done, O_CLOEXEC) != 0) {
+    s.error = std::string("cannot create the output pipes: ") + std::strerror(errno);
+    for (int fd : {devnull, out[0], out[1], err[0], err[1], exec_done[0], exec_done[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return s;
+  }
+  const int keep = exec_done[1];
+  // Every signal stays blocked across fork until the child has reset the dispositions, so no
+  // handler of the test process ever runs in the child.
+  ::pthread_sigmask(SIG_SETMASK, &all, &caller_mask);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();
+    // Undo what the fake's process set for itself: handled and ignored signals (SIGPIPE), and
+    // blocked ones (fake_cc blocks SIGINT and SIGTERM for sigwait; exec keeps the mask).
+    for (int sig = 1; sig < 32; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+    }
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    DupTo(devnull, STDIN_FILENO);
+    DupTo(out[1], STDOUT_FILENO);
+    DupTo(err[1], STDERR_FILENO);
+    if (::chdir(dir.c_str()) != 0) {
+      if (::write(STDERR_FILENO, kChdirFailed, sizeof kChdirFailed - 1) < 0) ::_exit(127);
+      ::_exit(127);
+    }
+    // Not every descriptor of the test process is close-on-exec (sockets of other libraries):
+    // a long-lived child must not keep the fake's or a client's connections open.
+#ifdef SYS_close_range
+    const bool closed = ::syscall(SYS_close_range, 3U, static_cast<unsigned>(keep - 1), 0U) == 0 &&
+                        ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0U, 0U) == 0;
+#else
+    const bool closed = false;
+#endif
+    if (!closed) {
+      for (int fd = 3; fd < max_fd; ++fd) {
+        if (fd != keep) ::close(fd);
+      }
+    }
+    ::execve(argv[0], argv, envp.data());
+    if (::write(STDERR_FILENO, kExecFailed, sizeof kExecFailed - 1) < 0) ::_exit(127);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &caller_mask, nullptr);
+  for (int fd : {devnull, out[1], err[1], exec_done[1]}) ::close(fd);
+  if (pid < 0) {
+    for (int fd : {out[0], err[0], exec_done[0]}) ::close(fd);
+    s.error = std::string("fork: ") + std::strerror(fork_errno);
+    return s;
+  }
+  char ignored;
+  while (::read(exec_done[0], &ignored, 1) < 0 && errno == EINTR) {
+  }
+  ::close(exec_done[0]);
+  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(err[0], F_SETFL, O_NONBLOCK);
+  s.pid = pid;
+  s.out = out[0];
+  s.err = err[0];
+  return s;
+}
+
+// A pidfd for `pid` (readable once it exits), or -1 where the kernel has none.
+int OpenPidFd(int pid) {
+#ifdef SYS_pidfd_open
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+    return static_cast<int>(fd);
+  }
+#else
+  (void)pid;
+#endif
+  return -1;
+}
+
+void WriteAll(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
 }  // namespace
 
 // ==================================================================================================
@@ -767,6 +935,9 @@ struct FakeCloudController::Impl {
     std::string image;
     int ticks_done = 0, ticks_needed = 1;
     bool will_fail = false, stuck = false;
+    // Its app folder (local containers): a copy of `copied_from`'s, else a seeded one whose
+    // marker names `origin_app_name` (the app it was seeded for; copies inherit the name).
+    std::string copied_from, origin_app_name;
     SysClock::time_point created, updated;
   };
   struct ProcessRec {
@@ -786,6 +957,7 @@ struct FakeCloudController::Impl {
     int run_ticks = 0;
     bool reported = false;  // session report sent for this start
     Steady::time_point running_since;
+    std::uint64_t container_id = 0;  // the local container of this start (web only); 0: none
   };
   struct OfferingRec {
     std::uint64_t seq = 0;
@@ -935,8 +1107,50 @@ struct FakeCloudController::Impl {
   std::map<std::string, RefreshRec> refresh_tokens;
   std::set<std::string> stacks{"cflinuxfs3", "cflinuxfs4"};
 
+  // ---- Local containers (Knobs::local_containers); guarded by mu ----
+  struct OutputStream {
+    int fd = -1;      // the pipe's non-blocking read end; -1 once closed
+    int log_fd = -1;  // stdout.log / stderr.log (O_APPEND); -1 once closed
+    bool is_stderr = false;
+    std::string partial;  // bytes after the last newline
+  };
+  struct ContainerRec {
+    std::uint64_t id = 0;
+    std::string app_guid, instance_guid, command, app_dir, stdout_path, stderr_path;
+    std::map<std::string, std::string> env;
+    int pid = -1;     // the leader, also the process group id; -1 when the launch failed
+    int pidfd = -1;   // readable once the leader exits (-1: the supervisor polls periodically)
+    // False while the leader is ours (not waited for): only then may its pid and group be
+    // signalled. Set by the supervisor under mu, so a signal sent under mu never hits a stranger.
+    bool reaped = true;
+    std::optional<int> exit_status;  // exit code, or 128 + signal
+    bool stop_requested = false;
+    std::chrono::milliseconds stop_grace{2000};
+    std::optional<Steady::time_point> kill_at;  // SIGKILL the group then, if still running
+    OutputStream out, err;
+  };
+  std::map<std::uint64_t, ContainerRec> containers;      // live ones and each app's latest
+  std::map<std::string, std::uint64_t> latest_container;  // app guid -> container id
+  std::int64_t last_output_ts = 0;  // container lines get strictly increasing timestamps
+  std::thread container_thread;     // the supervisor, started with the first container
+  int wake_pipe[2] = {-1, -1};      // written to wake the supervisor (non-blocking)
+  bool containers_closed = false;   // Stop(): no new container
+  std::string inherited_path;       // PATH of the fake's process, read once
+
   Impl() {
     clients["cf"] = UaaClient{"cf", "", {"password", "refresh_token"}, {}};
+    const char* path = std::getenv("PATH");
+    inherited_path = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  }
+  ~Impl() {
+    for (auto& [id, c] : containers) {
+      for (int fd : {c.out.fd, c.out.log_fd, c.err.fd, c.err.log_fd, c.pidfd}) {
+        if (fd >= 0) ::close(fd);
+      }
+    }
+    for (int fd : wake_pipe) {
+      if (fd >= 0) ::close(fd);
+    }
   }
 
   // ---- Ids, urls ----
@@ -983,6 +1197,29 @@ struct FakeCloudController::Impl {
   void TickProcess(AppRec& app, ProcessRec& p, Call& c);
   void Log(const std::string& app_guid, const std::string& source_type, const std::string& text, bool is_stderr);
   std::optional<PendingReport> MakeReport(const AppRec& app) const;
+
+  // ---- Local containers (all under mu but SuperviseContainers and StopAllContainers) ----
+  std::filesystem::path ContainerRoot() const;  // knobs.local_containers->root_dir, absolute
+  std::filesystem::path DropletFolder(const std::string& droplet_guid) const;
+  // Creates the droplet's app folder if missing (a copy of its source's, else the marker).
+  void EnsureDropletFolder(const std::string& droplet_guid, int depth = 0);
+  std::string VcapApplication(const AppRec& app, const ProcessRec& web, const std::string& instance_guid) const;
+  std::string VcapServices(const AppRec& app) const;
+  // Runs the web command of a just-started app (DoStart); sets web.container_id.
+  void LaunchContainer(AppRec& app, ProcessRec& web);
+  void StopContainer(ContainerRec& c);  // SIGTERM now, SIGKILL at stop_grace
+  void StopContainersOfApp(const std::string& app_guid);
+  void WakeSupervisor();
+  void SuperviseContainers();  // the supervisor thread's body; takes mu per round
+  void ServiceContainersLocked();
+  // Reads what is available (to EOF or EAGAIN when `final`, then closes the stream).
+  void ReadOutputLocked(ContainerRec& c, OutputStream& s, bool final);
+  void EmitLineLocked(const ContainerRec& c, const OutputStream& s, std::string line);
+  void CloseOutputLocked(ContainerRec& c, OutputStream& s);
+  // Records the leader's end (status from waitpid, nullopt if unknown) and crashes its instance.
+  void FinishContainerLocked(ContainerRec& c, std::optional<int> wait_status);
+  static std::string ExitLine(const ContainerRec& c);
+  void StopAllContainers();  // Stop(): stops every container, joins the supervisor
   std::string Expand(const std::string& tmpl, const AppRec& app) const;
   std::string IssueTokenLocked(const std::string& client_id, const std::string& username,
                                const std::vector<std::string>& scopes, Json::Object* response);
@@ -1616,6 +1853,7 @@ std::string FakeCloudController::Impl::ExcludedBy(const AppRec& app) const {
 }
 
 void FakeCloudController::Impl::EraseApp(const std::string& app_guid) {
+  StopContainersOfApp(app_guid);
   apps.erase(app_guid);
   std::erase_if(processes, [&](const auto& kv) { return kv.second.app_guid == app_guid; });
   std::erase_if(droplets, [&](const auto& kv) { return kv.second.app_guid == app_guid; });
@@ -1656,13 +1894,20 @@ void FakeCloudController::Impl::TickProcess(AppRec& app, ProcessRec& p, Call& c)
   if (app.state != "STARTED" || p.instances == 0 || p.run_state != "STARTING") return;
   if (!knobs.placement_error.empty()) return;  // never placed
   if (++p.run_ticks < std::max(1, knobs.instance_start_ticks)) return;
+  const auto container = p.container_id != 0 ? containers.find(p.container_id) : containers.end();
   if (knobs.instance_crashes) {
+    if (container != containers.end()) StopContainer(container->second);
     p.run_state = "CRASHED";
     for (const LogLine& l : knobs.crash_log) {
       logs[app.guid].push_back(EnvelopeRec{l.timestamp_ns.value_or(NowNs()), l.instance_id, l.source_type, l.text,
                                            l.is_stderr});
     }
     Log(app.guid, "CELL", "Exit status 1 (exited with status 1)", false);
+    return;
+  }
+  if (container != containers.end() && container->second.reaped) {  // it already exited
+    p.run_state = "CRASHED";
+    Log(app.guid, "CELL", ExitLine(container->second), false);
     return;
   }
   p.run_state = "RUNNING";
@@ -2597,9 +2842,14 @@ Reply FakeCloudController::Impl::DoStart(AppRec& a, Call& c) {
       p.run_state = p.instances > 0 ? "STARTING" : "DOWN";
       p.run_ticks = 0;
       p.reported = false;
+      p.container_id = 0;
     }
     Log(a.guid, "API", "Updated app with guid " + a.guid + " ({\"state\"=>\"STARTED\"})", false);
     Log(a.guid, "CELL", "Cell fake-cell-0 creating container for instance 0", false);
+    ProcessRec* web = FindProcess(a.guid, "web");
+    if (knobs.local_containers && knobs.placement_error.empty() && web != nullptr && web->instances > 0) {
+      LaunchContainer(a, *web);
+    }
     if (a.created_through_api && knobs.session_report &&
         knobs.session_report->trigger == SessionReport::Trigger::kOnStart) {
       if (auto r = MakeReport(a)) c.reports.push_back(std::move(*r));
@@ -2616,6 +2866,7 @@ void FakeCloudController::Impl::DoStop(AppRec& a) {
     if (p.app_guid == a.guid) p.run_state = "DOWN";
   }
   Log(a.guid, "CELL", "Cell fake-cell-0 stopping instance 0", false);
+  StopContainersOfApp(a.guid);
 }
 
 Reply FakeCloudController::Impl::StartApp(Call& c) {
@@ -2710,6 +2961,8 @@ Reply FakeCloudController::Impl::CopyDroplet(Call& c) {
   n.stack = src->second.stack;
   n.buildpacks = src->second.buildpacks;
   n.image = src->second.image;
+  n.copied_from = src->first;
+  n.origin_app_name = src->second.origin_app_name;
   n.created = n.updated = SysClock::now();
   if (n.lifecycle == Lifecycle::kDocker) {
     n.state = "STAGED";
@@ -2720,6 +2973,12 @@ Reply FakeCloudController::Impl::CopyDroplet(Call& c) {
     n.stuck = cnb && knobs.cnb_droplet_copy == CnbDropletCopy::kStuckCopying;
   }
   const DropletRec& stored = droplets.emplace(n.guid, std::move(n)).first->second;
+  if (knobs.local_containers) {
+    try {
+      EnsureDropletFolder(stored.guid);  // the copy's bits (a start retries if this fails)
+    } catch (const std::exception&) {
+    }
+  }
   Reply r = JsonReply(201, DropletJson(stored));
   AddWarnings(&r);
   return r;
@@ -2847,6 +3106,7 @@ Reply FakeCloudController::Impl::DoScale(ProcessRec& p, Call& c) {
     values[f.name] = v->GetInt64();
   }
   if (values.count("instances")) p.instances = static_cast<int>(values["instances"]);
+  if (p.instances == 0 && p.type == "web") StopContainersOfApp(p.app_guid);  // no instance left
   if (values.count("memory_in_mb")) p.memory_in_mb = static_cast<int>(values["memory_in_mb"]);
   if (values.count("disk_in_mb")) p.disk_in_mb = static_cast<int>(values["disk_in_mb"]);
   if (values.count("log_rate_limit_in_bytes_per_second")) p.log_rate = values["log_rate_limit_in_bytes_per_second"];
@@ -3233,6 +3493,367 @@ Reply FakeCloudController::Impl::GetFeatureFlag(Call& c) {
 }
 
 // ==================================================================================================
+// Local containers (Knobs::local_containers).
+// ==================================================================================================
+
+std::filesystem::path FakeCloudController::Impl::ContainerRoot() const {
+  return std::filesystem::absolute(std::filesystem::path(knobs.local_containers->root_dir));
+}
+
+std::filesystem::path FakeCloudController::Impl::DropletFolder(const std::string& droplet_guid) const {
+  return ContainerRoot() / "droplets" / droplet_guid / "app";
+}
+
+void FakeCloudController::Impl::EnsureDropletFolder(const std::string& droplet_guid, int depth) {
+  namespace fs = std::filesystem;
+  const fs::path dir = DropletFolder(droplet_guid);
+  if (fs::exists(dir)) return;
+  const auto d = droplets.find(droplet_guid);
+  if (d != droplets.end() && depth < 64 && droplets.count(d->second.copied_from)) {
+    EnsureDropletFolder(d->second.copied_from, depth + 1);
+    fs::create_directories(dir.parent_path());
+    fs::copy(DropletFolder(d->second.copied_from), dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    return;
+  }
+  // Seeded (or its source is gone): the marker names the app the bits came from.
+  fs::create_directories(dir);
+  std::ofstream marker(dir / kDropletMarker);
+  marker << (d != droplets.end() ? d->second.origin_app_name : std::string()) << "\n";
+  if (!marker) throw std::runtime_error("cannot write " + (dir / kDropletMarker).string());
+}
+
+std::string FakeCloudController::Impl::VcapApplication(const AppRec& app, const ProcessRec& web,
+                                                       const std::string& instance_guid) const {
+  const auto space = spaces.find(app.space_guid);
+  const auto org = space != spaces.end() ? orgs.find(space->second.org_guid) : orgs.end();
+  const std::string space_name = space != spaces.end() ? space->second.name : "";
+  const std::string org_guid = org != orgs.end() ? org->second.guid : "";
+  const std::string org_name = org != orgs.end() ? org->second.name : "";
+  return Json(Json::Object{
+                  {"application_id", app.guid},
+                  {"application_name", app.name},
+                  {"application_uris", Json::Array{}},
+                  {"application_version", app.current_droplet},
+                  {"cf_api", base_url},
+                  {"host", "0.0.0.0"},
+                  {"instance_id", instance_guid},
+                  {"instance_index", 0},
+                  {"limits", Json::Object{{"mem", web.memory_in_mb}, {"disk", web.disk_in_mb}, {"fds", 16384}}},
+                  {"name", app.name},
+                  {"organization_id", org_guid},
+                  {"organization_name", org_name},
+                  {"process_id", web.guid},
+                  {"process_type", web.type},
+                  {"space_id", app.space_guid},
+                  {"space_name", space_name},
+                  {"uris", Json::Array{}},
+                  {"users", Json()},
+                  {"version", app.current_droplet},
+              })
+      .Dump();
+}
+
+// The bindings whose create succeeded, oldest first, grouped by offering name ("user-provided").
+std::string FakeCloudController::Impl::VcapServices(const AppRec& app) const {
+  std::vector<const BindingRec*> recs;
+  for (const auto& [guid, b] : bindings) {
+    if (b.app_guid != app.guid) continue;
+    if (b.lo_type == "create" && b.lo_state != "succeeded") continue;  // not bound (yet)
+    recs.push_back(&b);
+  }
+  std::sort(recs.begin(), recs.end(), [](const BindingRec* x, const BindingRec* y) { return x->seq < y->seq; });
+  std::map<std::string, Json::Array> by_label;
+  for (const BindingRec* b : recs) {
+    const auto i = instances.find(b->instance_guid);
+    if (i == instances.end()) continue;
+    const InstanceRec& inst = i->second;
+    rapidjson::Document creds;
+    creds.Parse(inst.credentials_json.c_str(), inst.credentials_json.size());
+    const Json credentials = creds.HasParseError() ? Json(inst.credentials_json) : Json(Json::Raw{inst.credentials_json});
+    Json::Object entry{{"name", b->name.value_or(inst.name)},
+                       {"instance_guid", inst.guid},
+                       {"instance_name", inst.name},
+                       {"binding_guid", b->guid},
+                       {"binding_name", Json::Opt(b->name)}};
+    std::string label = "user-provided";
+    if (inst.user_provided) {
+      entry.emplace_back("label", label);
+      entry.emplace_back("tags", Json::Array{});
+      entry.emplace_back("syslog_drain_url", "");
+    } else {
+      const auto plan = plans.find(inst.plan_guid);
+      const auto offering = plan != plans.end() ? offerings.find(plan->second.offering_guid) : offerings.end();
+      label = offering != offerings.end() ? offering->second.name : "";
+      entry.emplace_back("label", label);
+      entry.emplace_back("plan", plan != plans.end() ? plan->second.name : "");
+      entry.emplace_back("provider", Json());
+      entry.emplace_back("tags", Json::Array{});
+      entry.emplace_back("syslog_drain_url", Json());
+    }
+    entry.emplace_back("volume_mounts", Json::Array{});
+    entry.emplace_back("credentials", credentials);
+    by_label[label].push_back(std::move(entry));
+  }
+  Json::Object out;
+  for (auto& [label, entries] : by_label) out.emplace_back(label, std::move(entries));
+  return Json(std::move(out)).Dump();
+}
+
+void FakeCloudController::Impl::LaunchContainer(AppRec& app, ProcessRec& web) {
+  namespace fs = std::filesystem;
+  const LocalContainers& lc = *knobs.local_containers;
+  ContainerRec c;
+  c.id = NextSeq();
+  c.app_guid = app.guid;
+  c.instance_guid = NewGuid("c0000000", c.id);
+  c.stop_grace = lc.stop_grace;
+  const std::optional<std::string> command = EffectiveCommand(web);
+  c.command = command.value_or("");
+  std::string failure;
+  fs::path base;
+  try {
+    base = ContainerRoot() / app.guid;
+    c.app_dir = (base / "app").string();
+    c.stdout_path = (base / "stdout.log").string();
+    c.stderr_path = (base / "stderr.log").string();
+    fs::create_directories(base);
+    fs::remove_all(base / "app");
+    fs::remove_all(base / "tmp");
+    fs::create_directories(base / "tmp");
+    EnsureDropletFolder(app.current_droplet);
+    fs::copy(DropletFolder(app.current_droplet), base / "app", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  } catch (const std::exception& e) {
+    failure = std::string("cannot prepare the app folder: ") + e.what();
+  }
+  if (failure.empty() && !command) failure = "the web process has no command";
+  if (failure.empty() && containers_closed) failure = "the fake cloud controller is stopped";
+
+  const int app_port = FreeLocalPort();
+  std::map<std::string, std::string>& env = c.env;
+  env = app.env;
+  env["VCAP_APPLICATION"] = VcapApplication(app, web, c.instance_guid);
+  env["VCAP_SERVICES"] = VcapServices(app);
+  env["PORT"] = std::to_string(app_port);
+  env["HOME"] = c.app_dir;
+  env["TMPDIR"] = base.empty() ? std::string() : (base / "tmp").string();
+  env["LANG"] = "C.UTF-8";
+  env["MEMORY_LIMIT"] = std::to_string(web.memory_in_mb) + "m";
+  env["INSTANCE_INDEX"] = "0";
+  env["CF_INSTANCE_INDEX"] = "0";
+  env["CF_INSTANCE_GUID"] = c.instance_guid;
+  env["CF_INSTANCE_IP"] = "127.0.0.1";
+  env["CF_INSTANCE_INTERNAL_IP"] = "127.0.0.1";
+  env["CF_INSTANCE_PORT"] = std::to_string(app_port);
+  env["CF_INSTANCE_ADDR"] = "127.0.0.1:" + std::to_string(app_port);
+  env["PATH"] = inherited_path;
+  for (const auto& [name, value] : lc.extra_env) env[name] = value;
+
+  if (failure.empty()) {
+    c.out.is_stderr = false;
+    c.err.is_stderr = true;
+    c.out.log_fd = ::open(c.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    c.err.log_fd = ::open(c.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    Spawned s = SpawnInGroup(c.command, c.app_dir, env);
+    if (s.pid < 0) {
+      failure = s.error;
+      CloseOutputLocked(c, c.out);
+      CloseOutputLocked(c, c.err);
+    } else {
+      c.pid = s.pid;
+      c.pidfd = OpenPidFd(s.pid);
+      c.reaped = false;
+      c.out.fd = s.out;
+      c.err.fd = s.err;
+    }
+  }
+  if (!failure.empty()) {
+    Log(app.guid, "CELL", "Failed to create container for instance 0: " + failure, true);
+    c.exit_status = 127;
+  }
+  // An app keeps its latest record; older ones go once their process is reaped.
+  std::erase_if(containers, [&](const auto& kv) { return kv.second.app_guid == app.guid && kv.second.reaped; });
+  latest_container[app.guid] = c.id;
+  web.container_id = c.id;
+  const bool live = !c.reaped;
+  containers.emplace(c.id, std::move(c));
+  if (!live) return;
+  if (wake_pipe[0] < 0 && ::pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) wake_pipe[0] = wake_pipe[1] = -1;
+  if (!container_thread.joinable()) container_thread = std::thread([this] { SuperviseContainers(); });
+  WakeSupervisor();
+}
+
+void FakeCloudController::Impl::StopContainer(ContainerRec& c) {
+  if (c.reaped || c.stop_requested) return;
+  c.stop_requested = true;
+  // The leader is not reaped (checked under mu), so its pid and group id are still ours. Both:
+  // a child stopped right after fork may not have called setsid() yet.
+  ::kill(-c.pid, SIGTERM);
+  ::kill(c.pid, SIGTERM);
+  c.kill_at = Steady::now() + c.stop_grace;
+  WakeSupervisor();
+}
+
+void FakeCloudController::Impl::StopContainersOfApp(const std::string& app_guid) {
+  for (auto& [id, c] : containers) {
+    if (c.app_guid == app_guid) StopContainer(c);
+  }
+}
+
+void FakeCloudController::Impl::WakeSupervisor() {
+  if (wake_pipe[1] < 0) return;
+  const char byte = 1;
+  if (::write(wake_pipe[1], &byte, 1) < 0) {
+    // EAGAIN: the pipe is full, so a wake-up is pending anyway.
+  }
+}
+
+void FakeCloudController::Impl::SuperviseContainers() {
+  constexpr int kPollWithoutPidFdMs = 20;
+  std::vector<pollfd> fds;
+  while (true) {
+    int timeout_ms = -1;
+    fds.assign(1, pollfd{wake_pipe[0], POLLIN, 0});
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      bool live = false;
+      const Steady::time_point now = Steady::now();
+      const auto shorten = [&](int ms) { timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms); };
+      for (auto& [id, c] : containers) {
+        if (c.reaped) continue;
+        live = true;
+        for (const int fd : {c.out.fd, c.err.fd, c.pidfd}) {
+          if (fd >= 0) fds.push_back(pollfd{fd, POLLIN, 0});
+        }
+        if (c.pidfd < 0) shorten(kPollWithoutPidFdMs);
+        if (c.kill_at) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*c.kill_at - now).count();
+          shorten(static_cast<int>(std::clamp<long long>(left + 1, 0, 60000)));
+        }
+      }
+      if (!live && containers_closed) return;
+    }
+    ::poll(fds.data(), fds.size(), timeout_ms);
+    char drain[64];
+    while (::read(wake_pipe[0], drain, sizeof drain) > 0) {
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ServiceContainersLocked();
+  }
+}
+
+void FakeCloudController::Impl::ServiceContainersLocked() {
+  const Steady::time_point now = Steady::now();
+  for (auto& [id, c] : containers) {
+    if (c.reaped) continue;
+    ReadOutputLocked(c, c.out, false);
+    ReadOutputLocked(c, c.err, false);
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    // WNOWAIT: the leader stays a zombie, so its group id cannot be reused while the rest of the
+    // group is killed.
+    const int w = ::waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    const int wait_errno = errno;
+    if (w == 0 && info.si_pid == c.pid) {
+      ::kill(-c.pid, SIGKILL);  // a container ends with its leader
+      ReadOutputLocked(c, c.out, true);
+      ReadOutputLocked(c, c.err, true);
+      int status = 0;
+      const pid_t r = ::waitpid(c.pid, &status, 0);
+      FinishContainerLocked(c, r == c.pid ? std::optional<int>(status) : std::nullopt);
+    } else if (w != 0 && wait_errno == ECHILD) {  // reaped by someone else
+      ReadOutputLocked(c, c.out, true);
+      ReadOutputLocked(c, c.err, true);
+      FinishContainerLocked(c, std::nullopt);
+    } else if (c.kill_at && now >= *c.kill_at) {
+      ::kill(-c.pid, SIGKILL);
+      ::kill(c.pid, SIGKILL);
+      c.kill_at.reset();
+    }
+  }
+  std::erase_if(containers, [&](const auto& kv) {
+    const auto latest = latest_container.find(kv.second.app_guid);
+    return kv.second.reaped && (latest == latest_container.end() || latest->second != kv.first);
+  });
+}
+
+void FakeCloudController::Impl::ReadOutputLocked(ContainerRec& c, OutputStream& s, bool final) {
+  if (s.fd < 0) return;
+  char buf[16384];
+  bool eof = false;
+  // Bounded, so a process that writes without pause cannot hold the mutex forever.
+  for (int round = 0; round < (final ? 4096 : 64); ++round) {
+    const ssize_t n = ::read(s.fd, buf, sizeof buf);
+    if (n > 0) {
+      if (s.log_fd >= 0) WriteAll(s.log_fd, buf, static_cast<std::size_t>(n));
+      s.partial.append(buf, static_cast<std::size_t>(n));
+      std::size_t start = 0;
+      for (std::size_t nl = s.partial.find('\n'); nl != std::string::npos; nl = s.partial.find('\n', start)) {
+        EmitLineLocked(c, s, s.partial.substr(start, nl - start));
+        start = nl + 1;
+      }
+      s.partial.erase(0, start);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    eof = true;  // EOF, or an error that ends the stream all the same
+    break;
+  }
+  if (eof || final) CloseOutputLocked(c, s);
+}
+
+void FakeCloudController::Impl::EmitLineLocked(const ContainerRec& c, const OutputStream& s, std::string line) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty() || !apps.count(c.app_guid)) return;  // log-cache drops empty lines; a deleted app has none
+  last_output_ts = std::max(NowNs(), last_output_ts + 1);
+  logs[c.app_guid].push_back(EnvelopeRec{last_output_ts, "0", "APP/PROC/WEB", std::move(line), s.is_stderr});
+}
+
+void FakeCloudController::Impl::CloseOutputLocked(ContainerRec& c, OutputStream& s) {
+  if (!s.partial.empty()) EmitLineLocked(c, s, std::exchange(s.partial, std::string()));
+  if (s.fd >= 0) ::close(s.fd);
+  if (s.log_fd >= 0) ::close(s.log_fd);
+  s.fd = s.log_fd = -1;
+}
+
+void FakeCloudController::Impl::FinishContainerLocked(ContainerRec& c, std::optional<int> wait_status) {
+  c.reaped = true;
+  c.kill_at.reset();
+  CloseOutputLocked(c, c.out);
+  CloseOutputLocked(c, c.err);
+  if (c.pidfd >= 0) ::close(c.pidfd);
+  c.pidfd = -1;
+  if (wait_status && WIFEXITED(*wait_status)) c.exit_status = WEXITSTATUS(*wait_status);
+  if (wait_status && WIFSIGNALED(*wait_status)) c.exit_status = 128 + WTERMSIG(*wait_status);
+  if (c.stop_requested) return;
+  // It exited on its own: a RUNNING instance crashes (a STARTING one does at its last tick).
+  for (auto& [guid, p] : processes) {
+    if (p.container_id != c.id || p.run_state != "RUNNING") continue;
+    const auto a = apps.find(p.app_guid);
+    if (a == apps.end() || a->second.state != "STARTED") continue;
+    p.run_state = "CRASHED";
+    Log(p.app_guid, "CELL", ExitLine(c), false);
+  }
+}
+
+std::string FakeCloudController::Impl::ExitLine(const ContainerRec& c) {
+  if (!c.exit_status) return "Exit status unknown";
+  return "Exit status " + std::to_string(*c.exit_status);
+}
+
+void FakeCloudController::Impl::StopAllContainers() {
+  std::thread supervisor;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    containers_closed = true;
+    for (auto& [id, c] : containers) StopContainer(c);
+    supervisor = std::move(container_thread);
+    WakeSupervisor();
+  }
+  if (supervisor.joinable()) supervisor.join();
+}
+
+// ==================================================================================================
 // Public API.
 // ==================================================================================================
 
@@ -3338,6 +3959,7 @@ void FakeCloudController::Stop() {
     impl_->CloseLeftoverConnections();
   }
   impl_->reporter.Stop();  // then the session-report thread
+  impl_->StopAllContainers();  // then the local containers and their supervisor
 }
 
 std::string FakeCloudController::base_url() const {
@@ -3411,6 +4033,7 @@ std::string FakeCloudController::AddApp(const AppSpec& spec) {
     d.stack = spec.droplet_stack;
     d.buildpacks = spec.buildpacks;
     if (spec.lifecycle == Lifecycle::kDocker) d.image = spec.docker_image;
+    d.origin_app_name = spec.name;
     d.created = d.updated = a.created;
     a.current_droplet = d.guid;
     m.droplets[d.guid] = d;
@@ -3737,6 +4360,27 @@ std::vector<FakeCloudController::DropletView> FakeCloudController::DropletsOf(co
   std::vector<DropletView> out;
   for (const auto* d : recs) out.push_back(DropletView{d->guid, d->app_guid, d->state, d->lifecycle, d->process_types});
   return out;
+}
+
+std::optional<FakeCloudController::LocalContainerView> FakeCloudController::LocalContainer(
+    const std::string& app_guid) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const auto latest = impl_->latest_container.find(app_guid);
+  if (latest == impl_->latest_container.end()) return std::nullopt;
+  const auto it = impl_->containers.find(latest->second);
+  if (it == impl_->containers.end()) return std::nullopt;
+  const FakeCloudController::Impl::ContainerRec& c = it->second;
+  LocalContainerView v;
+  v.pid = c.pid;
+  v.running = !c.reaped;
+  v.exit_status = c.exit_status;
+  v.stop_requested = c.stop_requested;
+  v.command = c.command;
+  v.app_dir = c.app_dir;
+  v.stdout_path = c.stdout_path;
+  v.stderr_path = c.stderr_path;
+  v.env = c.env;
+  return v;
 }
 
 std::vector<FakeCloudController::SessionReportResult> FakeCloudController::SessionReports() const {

@@ -27,8 +27,14 @@
 // threads under that mutex. Session reports (Knobs::session_report) are POSTed with libcurl from
 // one background thread, never while the mutex is held.
 //
+// Local containers (Knobs::local_containers) are supervised by one more background thread, started
+// with the first one: it reads their output, reaps them and enforces stop deadlines, taking the
+// mutex for each round. fork() happens under the mutex, and only async-signal-safe calls run
+// between fork and exec.
+//
 // Lifetime: Stop() (also run by the destructor) stops accepting and joins the HTTP threads, then
-// joins the session-report thread, and only then is state destroyed.
+// joins the session-report thread, then stops every local container (SIGTERM, SIGKILL after
+// stop_grace, reaped) and joins the container thread, and only then is state destroyed.
 #ifndef BROKER_TESTS_SUPPORT_FAKE_CLOUD_CONTROLLER_H_
 #define BROKER_TESTS_SUPPORT_FAKE_CLOUD_CONTROLLER_H_
 
@@ -180,6 +186,62 @@ class FakeCloudController {
     kLikeBuildpack,  // COPYING, then STAGED like a buildpack droplet
   };
 
+  // Local-container mode (Knobs::local_containers): a started app's web command really runs, as a
+  // local process in a CF-like environment, so a test sees what the container would do.
+  //
+  //   - Which apps: every app started through POST /v3/apps/:guid/actions/start (or restart)
+  //     whose web process has instances >= 1, unless `placement_error` is set (never placed).
+  //     Seeded apps (AddApp with started=true) run nothing. One process however many instances.
+  //   - What runs: `/bin/bash -c "<effective web command>"` (the process's command, else the
+  //     current droplet's process_types["web"]) as the leader of its own session and process
+  //     group (setsid), stdin /dev/null, cwd `<root_dir>/<app_guid>/app`.
+  //   - The app folder: every droplet has one, `<root_dir>/droplets/<droplet_guid>/app/`. A
+  //     seeded droplet's holds `ssh-access-fake-droplet.txt` (the seeded app's name and a
+  //     newline); a copied droplet's is a copy of its source's (made at POST /v3/droplets, or
+  //     lazily). Each start replaces `<root_dir>/<app_guid>/app` with a fresh copy of the current
+  //     droplet's folder and `<root_dir>/<app_guid>/tmp` with an empty one.
+  //   - Output: stdout and stderr are appended to `<root_dir>/<app_guid>/stdout.log` and
+  //     `stderr.log`, and each line also becomes a log-cache envelope of the app (APP/PROC/WEB,
+  //     instance "0", ERR for stderr).
+  //   - Environment (nothing else is inherited from the fake's own environment but PATH): the
+  //     app's user environment variables as they are at start (POST /v3/apps and PATCH
+  //     .../environment_variables), then VCAP_APPLICATION, VCAP_SERVICES (the app's bindings whose
+  //     create succeeded, grouped by offering name; user-provided ones under "user-provided"),
+  //     PORT (a free local port), HOME (the app folder), TMPDIR, LANG=C.UTF-8, MEMORY_LIMIT,
+  //     INSTANCE_INDEX / CF_INSTANCE_INDEX=0, CF_INSTANCE_GUID, CF_INSTANCE_IP=127.0.0.1,
+  //     CF_INSTANCE_PORT, CF_INSTANCE_ADDR, PATH, and last `extra_env` (which overrides).
+  //   - Stats: after instance_start_ticks the instance is RUNNING while the process lives and
+  //     CRASHED once it exited, whatever its status (a CELL line "Exit status N" is logged); DOWN
+  //     once stopped. `instance_crashes` still forces CRASHED (and stops the process).
+  //   - The container ends when its leader exits: the rest of the group is SIGKILLed, the leader
+  //     reaped. Stop (actions/stop, restart, scaling web to 0, the app's deletion when its delete
+  //     job completes, RemoveApp, Stop() and the destructor) sends SIGTERM to the group, then
+  //     SIGKILL after stop_grace if the leader still lives. A start after a stop runs a fresh
+  //     process. The fake never leaves a zombie: it reaps every leader it started.
+  //   - Failures to prepare the folder or to fork are logged as a CELL line and count as an
+  //     immediate exit with status 127 (CRASHED), as is a web process without a command.
+  // Changing or clearing the knob affects later starts only.
+  struct LocalContainers {
+    std::string root_dir{};  // created as needed; a relative path is made absolute at start
+    std::map<std::string, std::string> extra_env{};  // added last (tests: fake-tmate knobs)
+    std::chrono::milliseconds stop_grace{2000};      // SIGTERM, then SIGKILL after this
+  };
+
+  // What LocalContainer() reports: the app's latest local process.
+  struct LocalContainerView {
+    int pid = -1;  // also the process group id; -1 when the launch failed
+    bool running = false;  // the leader has not been reaped yet
+    // The leader's exit status, or 128 + the signal that killed it; nullopt while running (or
+    // when something else reaped it).
+    std::optional<int> exit_status{};
+    bool stop_requested = false;  // stopped (SIGTERM sent), not exited on its own
+    std::string command{};        // the web command given to bash -c
+    std::string app_dir{};        // the cwd and HOME, <root_dir>/<app_guid>/app
+    std::string stdout_path{};
+    std::string stderr_path{};
+    std::map<std::string, std::string> env{};  // exactly the environment it was started with
+  };
+
   struct Knobs {
     // Ticks (GETs) before an async object finishes; values < 1 count as 1.
     int droplet_copy_ticks = 2;          // buildpack droplet COPYING -> STAGED (or FAILED)
@@ -224,6 +286,10 @@ class FakeCloudController {
     bool legacy_app_delete = false;
 
     std::optional<SessionReport> session_report{};  // POSTed for apps created through POST /v3/apps
+
+    // Run started apps' web commands as local processes (see LocalContainers); nullopt: no
+    // process runs and instance states come from the ticks and knobs alone.
+    std::optional<LocalContainers> local_containers{};
   };
 
   // ---- Journal and views ---------------------------------------------------------------------
@@ -328,7 +394,8 @@ class FakeCloudController {
   void StartTls(const std::string& cert_file, const std::string& key_file, int port = 0);
   // Stops accepting, wakes slow responses, joins the HTTP threads, closes the connections still
   // open (clients fail fast instead of hanging), then joins the report thread (queued reports are
-  // dropped). Idempotent; the state stays readable afterwards.
+  // dropped), then stops the local containers (up to stop_grace) and joins their thread.
+  // Idempotent; the state stays readable afterwards.
   void Stop();
   // "http://127.0.0.1:<port>" (https after StartTls) once started; "" before.
   std::string base_url() const;
@@ -392,6 +459,9 @@ class FakeCloudController {
   std::optional<ProcessView> ProcessOf(const std::string& app_guid, const std::string& type = "web") const;
   std::vector<DropletView> DropletsOf(const std::string& app_guid) const;
   std::vector<SessionReportResult> SessionReports() const;
+  // The app's latest local container (Knobs::local_containers), also after the app is deleted;
+  // nullopt when none was ever started for it.
+  std::optional<LocalContainerView> LocalContainer(const std::string& app_guid) const;
   // Blocks until at least `n` session reports finished or `timeout` passed; returns them.
   std::vector<SessionReportResult> AwaitSessionReports(std::size_t n, std::chrono::milliseconds timeout) const;
 
