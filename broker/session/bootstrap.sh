@@ -194,7 +194,7 @@ reporter() {
   trap 'if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; fi; exit 0' TERM
   trap 'if ((napping)) && [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; fi' USR1
   while :; do
-    read -r latest <"$work/latest" 2>/dev/null || latest=0
+    read -r latest 2>/dev/null <"$work/latest" || latest=0
     if ((latest > seq)); then
       if ((seq > finished)); then rm -f "$work/report.$seq.json" "$work/report.$seq.msg"; fi
       seq=$latest
@@ -222,7 +222,7 @@ reporter() {
     fi
     # Pause up to `pause` seconds, in 1 s steps, until a newer report is there.
     while ((pause > 0)); do
-      read -r latest <"$work/latest" 2>/dev/null || latest=0
+      read -r latest 2>/dev/null <"$work/latest" || latest=0
       ((latest > seq)) && break
       napping=1
       sleep 1 &

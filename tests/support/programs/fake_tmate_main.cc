@@ -11,7 +11,7 @@
 //   - reads FILE: `set[-option] -g NAME VALUE` for tmate-server-host, tmate-server-port,
 //     tmate-server-ed25519-fingerprint, tmate-server-rsa-fingerprint, tmate-foreground-restart and
 //     tmate-set (repeatable; "authorized_keys=KEY" values are the session's keys), and
-//     `set-environment -g NAME VALUE`; words split and quoted as tmux does for simple cases ('...',
+//     `set-environment -g NAME VALUE` and `set-environment -gu NAME`; words split and quoted as tmux does for simple cases ('...',
 //     "..." with backslash escapes, # comments). Any other option prints `FILE:LINE: unknown
 //     option: NAME` (another command `FILE:LINE: unknown command: NAME`) and exits 1;
 //   - prints, line-buffered on stdout, exactly the lines of tmate.md §4.2: the local-attach hint,
@@ -158,7 +158,19 @@ Config LoadConfig(const std::string& file) {
       std::exit(1);
     }
     std::size_t k = 1;
-    while (k < w.size() && w[k].size() > 1 && w[k][0] == '-') ++k;  // flags such as -g
+    bool unset = false;  // set-environment -u NAME (tmux: remove NAME from the environment)
+    while (k < w.size() && w[k].size() > 1 && w[k][0] == '-') {  // flags such as -g
+      unset = unset || (setenv && w[k].find('u') != std::string::npos);
+      ++k;
+    }
+    if (unset) {
+      if (k + 1 != w.size()) {
+        Print(where + "command " + w[0] + ": expected NAME");
+        std::exit(1);
+      }
+      ::unsetenv(w[k].c_str());
+      continue;
+    }
     if (k + 2 != w.size()) {
       Print(where + "command " + w[0] + ": expected NAME VALUE");
       std::exit(1);
