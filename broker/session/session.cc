@@ -7,6 +7,8 @@
 
 #include <array>
 
+#include "broker/session/report_json.h"
+
 namespace broker::session {
 namespace {
 
@@ -143,7 +145,9 @@ Result<SshEndpoint> ParseSshCommand(std::string_view text) {
   return out;
 }
 
-Result<SessionReport> DecodeSessionReport(std::string_view body) {
+namespace internal {
+
+Result<rapidjson::Document> ParseReportObject(std::string_view body) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
@@ -152,7 +156,10 @@ Result<SessionReport> DecodeSessionReport(std::string_view body) {
                                    std::to_string(doc.GetErrorOffset()));
   }
   if (!doc.IsObject()) return Status::InvalidArgument("the session report must be a JSON object");
+  return doc;
+}
 
+Result<SessionReport> DecodeSessionReportObject(const rapidjson::Value& doc) {
   SessionReport report;
   const auto ssh = doc.FindMember("ssh_command");
   if (ssh == doc.MemberEnd() || ssh->value.IsNull()) {
@@ -177,6 +184,13 @@ Result<SessionReport> DecodeSessionReport(std::string_view body) {
                                    " printable characters without spaces or quotes");
   }
   return report;
+}
+
+}  // namespace internal
+
+Result<SessionReport> DecodeSessionReport(std::string_view body) {
+  BROKER_ASSIGN_OR_RETURN(rapidjson::Document doc, internal::ParseReportObject(body));
+  return internal::DecodeSessionReportObject(doc);
 }
 
 Result<std::string> MergeSession(std::string_view existing_credentials_json, const SessionReport& report,

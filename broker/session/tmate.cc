@@ -1,12 +1,13 @@
 #include "broker/session/tmate.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <array>
 #include <utility>
+
+#include "broker/session/report_json.h"
 
 namespace broker::session {
 namespace {
@@ -265,17 +266,10 @@ std::string DescribeTmateFailure(const TmateFailure& f, std::string_view host, i
 }
 
 Result<ContainerReport> DecodeContainerReport(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument(std::string("the session report is not valid JSON: ") +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
-                                   std::to_string(doc.GetErrorOffset()));
-  }
-  if (!doc.IsObject()) return Status::InvalidArgument("the session report must be a JSON object");
+  BROKER_ASSIGN_OR_RETURN(rapidjson::Document doc, internal::ParseReportObject(body));
   ContainerReport out;
   if (doc.HasMember("ssh_command")) {
-    BROKER_ASSIGN_OR_RETURN(SessionReport direct, DecodeSessionReport(body));
+    BROKER_ASSIGN_OR_RETURN(SessionReport direct, internal::DecodeSessionReportObject(doc));
     out.session = std::move(direct);
     return out;
   }

@@ -48,9 +48,6 @@ std::string UnescapeLine(std::string_view text) {
   return out;
 }
 
-namespace {
-
-// Writes all of `data`; false when the peer is gone.
 bool SendAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -60,6 +57,8 @@ bool SendAll(int fd, std::string_view data) {
   }
   return true;
 }
+
+namespace {
 
 // Splits "word rest" at the first space.
 std::pair<std::string, std::string> SplitFirst(const std::string& line) {

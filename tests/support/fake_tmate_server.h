@@ -47,6 +47,8 @@ namespace broker::testing {
 
 // The protocol's line escaping (see above), shared with the fake tmate client.
 std::string EscapeLine(std::string_view text);
+// Writes all of `data` to the socket (no SIGPIPE); false when the peer is gone.
+bool SendAll(int fd, std::string_view data);
 std::string UnescapeLine(std::string_view text);
 
 class FakeTmateServer {

@@ -52,6 +52,7 @@ extern char** environ;
 namespace {
 
 using broker::testing::EscapeLine;
+using broker::testing::SendAll;
 using broker::testing::UnescapeLine;
 
 struct Config {
@@ -246,15 +247,6 @@ class LineReader {
   std::string buffer_;
 };
 
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
 
 // Runs `bash -c command` in `dir` with this process's environment plus TMUX; returns its exit
 // status and its stdout+stderr.
