@@ -51,6 +51,9 @@
 
 set -u
 set -o pipefail
+# The bootstrap's own files (config, reports, bundle) are private; the session's shell gets the
+# umask the app would have had.
+app_umask=$(umask)
 umask 077
 
 # --- the secret first ---------------------------------------------------------------------------
@@ -444,7 +447,7 @@ reporter &
 reporter_pid=$!
 
 log "starting tmate"
-coproc TMATE { exec "$tmate" -F -f "$conf" -S "$sock" new-session -c "$app_dir" </dev/null 2>&1; }
+coproc TMATE { umask "$app_umask" && exec "$tmate" -F -f "$conf" -S "$sock" new-session -c "$app_dir" </dev/null 2>&1; }
 # shellcheck disable=SC2153  # TMATE_PID is set by coproc
 tmate_pid=$TMATE_PID
 exec {tmate_out}<&"${TMATE[0]}"

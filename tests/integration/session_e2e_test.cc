@@ -134,7 +134,8 @@ TEST_SUITE("session end to end") {
     CHECK(container->running);
     CHECK(s.cwd == container->app_dir);
     const auto shell = e.tmate.Run("pwd; printf '%s\\n' \"$VCAP_SERVICES\"; echo \"token=${SSH_ACCESS_SESSION_TOKEN:-none}\"; "
-                                   "echo \"original=$SSH_ACCESS_ORIGINAL_COMMAND\"; echo \"locpath=${LOCPATH:-none}\"",
+                                   "echo \"original=$SSH_ACCESS_ORIGINAL_COMMAND\"; echo \"locpath=${LOCPATH:-none}\"; "
+                                   "echo \"umask=$(umask)\"",
                                    milliseconds(10000));
     REQUIRE(shell.has_value());
     CHECK(shell->output.rfind(container->app_dir + "\n", 0) == 0);
@@ -144,6 +145,13 @@ TEST_SUITE("session end to end") {
     CHECK_MESSAGE(shell->output.find("original=JAVA_OPTS=") != std::string::npos, shell->output);
     CHECK(shell->output.find("org.springframework.boot.loader.JarLauncher") != std::string::npos);
     CHECK(shell->output.find("locpath=none") != std::string::npos);  // the bundle's LOCPATH stays with tmate
+    // The shell gets the app's umask (the test's own, inherited by the container), not the
+    // bootstrap's private 077.
+    const std::string status = ReadFile("/proc/self/status");
+    const auto at = status.find("Umask:\t");
+    REQUIRE(at != std::string::npos);
+    const std::string expected_umask = "umask=" + status.substr(at + 7, 4);
+    CHECK_MESSAGE(shell->output.find(expected_umask) != std::string::npos, shell->output);
 
     // tmate reconnects (the server restarted): new tokens reach the session_url.
     e.tmate.Restart();
