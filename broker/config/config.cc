@@ -242,7 +242,7 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
     const auto rendered = session::RenderTmateConfig(
         {c.tmate_server_host, c.tmate_server_port, c.tmate_ed25519_fingerprint, c.tmate_rsa_fingerprint, {}});
     if (!rendered.ok()) {
-      const std::string& m = rendered.status().message();
+      const std::string m = rendered.status().message();  // a copy: status() is a temporary
       const char* var = m.find("host") != std::string::npos      ? "TMATE_SERVER_HOST"
                         : m.find("ed25519") != std::string::npos ? "TMATE_SERVER_ED25519_FINGERPRINT"
                         : m.find("rsa") != std::string::npos     ? "TMATE_SERVER_RSA_FINGERPRINT"

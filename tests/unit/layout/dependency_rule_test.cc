@@ -24,7 +24,7 @@ const std::map<std::string, std::set<std::string>>& AllowedIncludes() {
       {"http", {"base", "osb", "session", "clone"}},
       {"store", {"base", "osb", "clone"}},
       {"cf", {"base", "clone"}},
-      {"config", {"base", "osb"}},
+      {"config", {"base", "osb", "session"}},  // validates the tmate settings with session::RenderTmateConfig
   };
   return kAllowed;
 }
