@@ -85,7 +85,10 @@ HttpError MapError(const base::Status& status, Endpoint endpoint) {
                                                          std::string(base::CodeName(status.code())) + ")"
                                                    : status.message();
   HttpError err = MapOsbError(status, endpoint, msg);
-  if (!IsSessionEndpoint(endpoint)) return err;
+  if (!IsSessionEndpoint(endpoint)) {
+    if (err.status == 401) err.www_authenticate = R"(Basic realm="ssh-access broker", charset="UTF-8")";
+    return err;
+  }
 
   // Not OSB routes: every error body names the error, and a 401 says which scheme to use.
   if (err.status >= 500) {

@@ -39,7 +39,8 @@ struct HttpError {
 };
 
 // Requires !status.ok().
-//   kInvalidArgument -> 400; kUnauthenticated -> 401; kPermissionDenied -> 403;
+//   kInvalidArgument -> 400; kUnauthenticated -> 401 (WWW-Authenticate: Basic realm="ssh-access
+//   broker"); kPermissionDenied -> 403;
 //   kNotFound -> 410 for kDeprovision / kUnbind (body {}), kBindingLastOperation and
 //   kInstanceLastOperationOfDeprovision (a finished delete the broker no longer remembers), else 404
 //   (OSB: 404 while polling a create); kAlreadyExists -> 409; kOutOfRange -> 412 (API version);

@@ -2,8 +2,12 @@
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/peer.h>
 #include <pistache/router.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -12,6 +16,7 @@
 #include "broker/base/log.h"
 #include "broker/http/codec.h"
 #include "broker/http/error_mapping.h"
+#include "broker/http/response.h"
 
 namespace broker::http {
 namespace {
@@ -72,6 +77,44 @@ std::optional<std::string> RawHeader(const Request& req, const std::string& name
   return raw->value();
 }
 
+// Marks a connection whose responses go through Pistache's write queue from now on (see
+// WriteDirect). The value is never read; its presence is the mark.
+constexpr char kQueuedMark[] = "ssh-access.queued";
+
+void MarkQueued(Pistache::Tcp::Peer& peer) {
+  if (!peer.tryGetData(kQueuedMark)) peer.putData(kQueuedMark, std::make_shared<int>(1));
+}
+
+// Writes a whole response on its connection now. Handlers run on the reactor thread that owns
+// the connection, so the socket is ours to write; Pistache 0.0.5's own path (ResponseWriter::send)
+// queues the bytes, wakes its loop through an eventfd and waits for EPOLLOUT first: nine more
+// system calls per response, which on a 2-core VM cost the catalog a third of its throughput
+// (bench/api/README.md). What the socket does not take now goes to Pistache's queue, which
+// writes it when the socket drains; from then on the connection keeps to the queue so that no
+// response can overtake an earlier one.
+void WriteDirect(ResponseWriter& resp, const std::string& bytes) {
+  const auto peer = resp.getPeer();
+  if (!peer) return;  // the client is gone: nobody to answer
+  std::size_t sent = 0;
+  if (!peer->tryGetData(kQueuedMark)) {
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(peer->fd(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        return;  // reset or closed by the client; Pistache sees it on its next read
+      }
+    }
+  }
+  if (sent == bytes.size()) return;
+  MarkQueued(*peer);
+  peer->send(Pistache::RawBuffer(bytes.substr(sent), bytes.size() - sent));
+}
+
 // The OSB seconds hint for the next poll; Cloud Controller clamps it to its own minimum.
 constexpr char kRetryAfterSeconds[] = "10";
 // Pistache buffers whole requests; it refuses (413) anything over this itself, and our own check
@@ -126,16 +169,24 @@ struct Server::Impl {
     return Status::InvalidArgument("accepts_incomplete must be true or false");
   }
 
-  void Send(const Request& req, ResponseWriter& resp, int status, const std::string& body, bool plain_text = false) {
-    // HTTP/1.1 connections are persistent unless the client says otherwise; Pistache 0.0.5
-    // answers "Connection: Close" to any request without a Connection header, which makes
-    // clients (Cloud Controller's among them) reconnect for every call.
-    if (req.version() == Pistache::Http::Version::Http11 &&
-        !req.headers().has<Pistache::Http::Header::Connection>()) {
-      resp.headers().remove<Pistache::Http::Header::Connection>();
-      resp.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
+  // Answers with `body` (JSON, or text/plain) and the extra header fields.
+  static void Send(const Request& req, ResponseWriter& resp, int status, const std::string& body, bool plain_text,
+                   std::vector<HeaderField> headers) {
+    const auto connection = req.headers().tryGet<Pistache::Http::Header::Connection>();
+    const bool keep_alive = req.version() == Pistache::Http::Version::Http11 &&
+                            (!connection || connection->control() == Pistache::Http::ConnectionControl::KeepAlive);
+    if (keep_alive) {
+      // The common case, written directly: a persistent HTTP/1.1 connection.
+      // RFC 9110: a 204 has no content, so nothing to describe.
+      if (status != 204) headers.push_back({"Content-Type", plain_text ? "text/plain" : "application/json"});
+      headers.push_back({"Connection", "Keep-Alive"});
+      WriteDirect(resp, SerializeResponse(status, Pistache::Http::codeString(static_cast<Pistache::Http::Code>(status)),
+                                          headers, body));
+      return;
     }
-    // RFC 9110: a 204 has no content, so nothing to describe.
+    // HTTP/1.0 or "Connection: close": Pistache's path, which answers the Connection header itself.
+    if (const auto peer = resp.getPeer()) MarkQueued(*peer);
+    for (HeaderField& h : headers) AddHeader(resp, std::move(h.name), std::move(h.value));
     if (status != 204) {
       resp.headers().add<Pistache::Http::Header::ContentType>(plain_text ? MIME(Text, Plain) : MIME(Application, Json));
     }
@@ -151,8 +202,9 @@ struct Server::Impl {
     call.ctx.request_id = request_identity.has_value() && !request_identity->empty()
                               ? request_identity->substr(0, 128)
                               : base::NewUuid();
+    std::vector<HeaderField> headers;
     if (request_identity.has_value() && !request_identity->empty()) {
-      AddHeader(resp, "X-Broker-API-Request-Identity", *request_identity);
+      headers.push_back({"X-Broker-API-Request-Identity", *request_identity});
     }
 
     Result<Reply> reply = Status::Internal("unset");
@@ -195,16 +247,18 @@ struct Server::Impl {
     }
 
     // Session answers (ssh commands) must not sit in caches.
-    if (IsSessionEndpoint(endpoint)) AddHeader(resp, "Cache-Control", "no-store");
+    if (IsSessionEndpoint(endpoint)) headers.push_back({"Cache-Control", "no-store"});
     int status;
     if (reply.ok()) {
       status = reply->status;
-      if (reply->retry_after) AddHeader(resp, "Retry-After", kRetryAfterSeconds);
+      if (reply->retry_after) headers.push_back({"Retry-After", kRetryAfterSeconds});
       if (!reply->file.empty()) {
         // Pistache streams the file (sendfile) and answers 404 itself if it vanished.
+        if (const auto peer = resp.getPeer()) MarkQueued(*peer);
+        for (HeaderField& h : headers) AddHeader(resp, std::move(h.name), std::move(h.value));
         Pistache::Http::serveFile(resp, reply->file, MIME(Application, OctetStream));
       } else {
-        Send(req, resp, status, reply->body, reply->plain_text);
+        Send(req, resp, status, reply->body, reply->plain_text, std::move(headers));
       }
     } else {
       const HttpError err = MapError(reply.status(), mapped_as);
@@ -213,8 +267,8 @@ struct Server::Impl {
         Log()->error("http.request_failed request_id={} status={} error={}", call.ctx.request_id, status,
                      base::LogQuote(reply.status().ToString()));
       }
-      if (!err.www_authenticate.empty()) AddHeader(resp, "WWW-Authenticate", err.www_authenticate);
-      Send(req, resp, status, err.body);
+      if (!err.www_authenticate.empty()) headers.push_back({"WWW-Authenticate", err.www_authenticate});
+      Send(req, resp, status, err.body, /*plain_text=*/false, std::move(headers));
     }
 
     const double ms =

@@ -104,7 +104,9 @@ TEST_SUITE("http::ErrorMapping") {
           const HttpError err = MapError(status, endpoint);
           const int want = ExpectedStatus(code, endpoint);
           CHECK(err.status == want);
-          CHECK(err.www_authenticate.empty());  // OSB 401s keep their existing shape
+          // RFC 9110 15.5.2: a 401 names the scheme to use.
+          CHECK(err.www_authenticate ==
+                (want == 401 ? R"(Basic realm="ssh-access broker", charset="UTF-8")" : std::string()));
 
           const rapidjson::Document body = ParseBody(err.body);
           REQUIRE_MESSAGE(!body.HasParseError(), err.body);
