@@ -289,9 +289,10 @@ struct Server::Impl {
 
   void Route(Pistache::Http::Method method, const std::string& path, Endpoint endpoint, bool osb_route,
              std::function<Result<Reply>(Call&)> handler) {
-    router.addRoute(method, path, [this, endpoint, osb_route, handler](const Request req, ResponseWriter resp) {
-      return Serve(endpoint, osb_route, req, std::move(resp), handler);
-    });
+    router.addRoute(method, path,
+                    [this, endpoint, osb_route, handler = std::move(handler)](const Request req, ResponseWriter resp) {
+                      return Serve(endpoint, osb_route, req, std::move(resp), handler);
+                    });
   }
 
   void SetupRoutes();
