@@ -35,11 +35,13 @@
 
 #include "tests/support/broker_process.h"
 #include "tests/support/fake_tmate_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using broker::testing::FakeTmateServer;
+using broker::testing::TempDir;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -85,18 +87,8 @@ std::size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/boot-XXXXXX";  // short: the tmate socket path lives below it
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+// /tmp/boot-XXXXXX: short, whatever $TMPDIR is, as the tmate socket path lives below it.
+TempDir BootDir() { return TempDir("boot", "/tmp"); }
 
 // The bundle: tmate/bin/tmate = fake_tmate, packed once per test run.
 struct Bundle {
@@ -106,11 +98,11 @@ struct Bundle {
 
 const Bundle& TestBundle() {
   static const Bundle bundle = [] {
-    TempDir dir;
-    fs::create_directories(dir.path / "tmate" / "bin");
-    fs::copy_file(FAKE_TMATE_BINARY_PATH, dir.path / "tmate" / "bin" / "tmate");
-    const fs::path tarball = dir.path / "bundle.tar.gz";
-    Shell("tar -czf '" + tarball.string() + "' -C '" + dir.path.string() + "' tmate");
+    const TempDir dir = BootDir();
+    fs::create_directories(dir.path() / "tmate" / "bin");
+    fs::copy_file(FAKE_TMATE_BINARY_PATH, dir.path() / "tmate" / "bin" / "tmate");
+    const fs::path tarball = dir.path() / "bundle.tar.gz";
+    Shell("tar -czf '" + tarball.string() + "' -C '" + dir.path().string() + "' tmate");
     Bundle b;
     b.bytes = ReadFile(tarball);
     b.sha256 = Shell("sha256sum '" + tarball.string() + "'").substr(0, 64);
@@ -319,17 +311,17 @@ class Bootstrap {
 
 // One bootstrap run: temp folders, the tmate config for `tmate_port` and `fingerprint`, the env.
 struct Run {
-  TempDir root;
+  TempDir root = BootDir();
   fs::path app;
   fs::path log;
   std::map<std::string, std::string> env;
 
   Run(const BrokerStandIn& broker, int tmate_port, const std::string& fingerprint, bool with_keys = true) {
-    app = root.path / "app";
-    log = root.path / "bootstrap.log";
+    app = root.path() / "app";
+    log = root.path() / "bootstrap.log";
     fs::create_directories(app);
-    fs::create_directories(root.path / "home");
-    fs::create_directories(root.path / "tmp");
+    fs::create_directories(root.path() / "home");
+    fs::create_directories(root.path() / "tmp");
     std::string config = "# rendered by the broker\n"
                          "set -g tmate-server-host 127.0.0.1\n"
                          "set -g tmate-server-port " + std::to_string(tmate_port) + "\n"
@@ -339,8 +331,8 @@ struct Run {
     if (with_keys) config += std::string("set -g tmate-set \"authorized_keys=") + kAuthorizedKey + "\"\n";
     env = {
         {"PATH", "/usr/bin:/bin"},
-        {"HOME", (root.path / "home").string()},
-        {"TMPDIR", (root.path / "tmp").string()},
+        {"HOME", (root.path() / "home").string()},
+        {"TMPDIR", (root.path() / "tmp").string()},
         {"FAKE_TMATE_RETRY_MS", "50"},
         {"MY_APP_SETTING", "from the source app"},
         {"SSH_ACCESS_SESSION_URL", broker.session_url()},
@@ -607,7 +599,7 @@ TEST_SUITE("bootstrap") {
     FakeTmateServer server;
     server.Start();
     Run run(broker, server.port(), server.fingerprint());
-    run.env["PATH"] = PathWithout(run.root.path, {"curl", "sha256sum"}).string();  // and openssl's sha256
+    run.env["PATH"] = PathWithout(run.root.path(), {"curl", "sha256sum"}).string();  // and openssl's sha256
     auto boot = run.Start();
     REQUIRE_MESSAGE(broker.WaitForReports(1), boot->Output());
     REQUIRE(server.WaitForSessions(1, kDeadline));

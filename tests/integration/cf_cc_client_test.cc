@@ -14,7 +14,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <spdlog/sinks/base_sink.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,7 +21,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -38,6 +36,7 @@
 #include "broker/base/encoding.h"
 #include "broker/base/log.h"
 #include "tests/support/fake_cloud_controller.h"
+#include "tests/support/temp_dir.h"
 
 namespace broker::cf {
 namespace {
@@ -206,9 +205,6 @@ auto PollUntil(F get, const std::set<std::string>& terminal, int max_polls = 20)
 class SelfSignedCert {
  public:
   explicit SelfSignedCert(const std::string& san) {
-    char dir_template[] = "/tmp/cf-tls-XXXXXX";
-    REQUIRE(mkdtemp(dir_template) != nullptr);
-    dir_ = dir_template;
     EVP_PKEY* key = EVP_EC_gen("P-256");
     REQUIRE(key != nullptr);
     X509* cert = X509_new();
@@ -232,8 +228,8 @@ class SelfSignedCert {
       X509_EXTENSION_free(ext);
     }
     REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
-    cert_file_ = dir_ + "/cert.pem";
-    key_file_ = dir_ + "/key.pem";
+    cert_file_ = (dir_.path() / "cert.pem").string();
+    key_file_ = (dir_.path() / "key.pem").string();
     FILE* f = std::fopen(cert_file_.c_str(), "w");
     REQUIRE(f != nullptr);
     PEM_write_X509(f, cert);
@@ -247,17 +243,14 @@ class SelfSignedCert {
     std::ifstream in(cert_file_);
     pem_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  ~SelfSignedCert() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
   const std::string& cert_file() const { return cert_file_; }
   const std::string& key_file() const { return key_file_; }
   const std::string& pem() const { return pem_; }
 
  private:
   static inline std::atomic<int> serial_{0};
-  std::string dir_, cert_file_, key_file_, pem_;
+  testing::TempDir dir_{"cf-tls"};
+  std::string cert_file_, key_file_, pem_;
 };
 
 // A fake serving HTTPS with `cert`, seeded like Env's, for a client with `tls` options.

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "tests/support/fake_cloud_controller.h"
+#include "tests/support/temp_dir.h"
 
 namespace broker::testing {
 namespace {
@@ -1441,24 +1442,17 @@ int ReadPid(const fs::path& p) {
 // A started fake in local-container mode under a fresh directory, removed at the end (after the
 // fake, and so every container, has stopped).
 struct LocalCc : FakeCc {
-  fs::path root;
+  TempDir root{"fake-cc-local", "/tmp"};  // the containers' root
 
   explicit LocalCc(milliseconds stop_grace = milliseconds(2000)) {
-    char tmpl[] = "/tmp/fake-cc-local-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    root = tmpl;
     fake.UpdateKnobs([&](Fake::Knobs& k) {
       k.instance_start_ticks = 1;
       k.binding_create_job_ticks = 1;
       k.app_delete_job_ticks = 2;
-      k.local_containers = Fake::LocalContainers{root.string(), {{"FAKE_TMATE_MODE", "ok"}}, stop_grace};
+      k.local_containers = Fake::LocalContainers{root.path().string(), {{"FAKE_TMATE_MODE", "ok"}}, stop_grace};
     });
   }
-  ~LocalCc() {
-    fake.Stop();
-    std::error_code ec;
-    fs::remove_all(root, ec);
-  }
+  ~LocalCc() { fake.Stop(); }  // then root goes
 
   // A clone of spring-music (env FROM_CREATE set at create) with a copied droplet and `command`.
   std::string Clone(const std::string& command, const std::string& name = "spring-music-ssh") {
@@ -1550,9 +1544,9 @@ TEST_SUITE("testing::FakeCloudController") {
     CHECK(view->pid > 0);
     CHECK(view->running);
     CHECK_FALSE(view->exit_status.has_value());
-    CHECK(view->app_dir == (t.root / clone / "app").string());
-    CHECK(view->stdout_path == (t.root / clone / "stdout.log").string());
-    CHECK(view->stderr_path == (t.root / clone / "stderr.log").string());
+    CHECK(view->app_dir == (t.root.path() / clone / "app").string());
+    CHECK(view->stdout_path == (t.root.path() / clone / "stdout.log").string());
+    CHECK(view->stderr_path == (t.root.path() / clone / "stderr.log").string());
     CHECK(::getpgid(view->pid) == view->pid);  // its own process group
     CHECK(t.StatsState(clone) == "RUNNING");
     CHECK(t.fake.ProcessOf(clone)->instance_state == "RUNNING");
@@ -1583,7 +1577,7 @@ TEST_SUITE("testing::FakeCloudController") {
     CHECK(env.at("FROM_PATCH") == "patched");
     CHECK(env.at("FAKE_TMATE_MODE") == "ok");
     CHECK(env.at("HOME") == view->app_dir);
-    CHECK(env.at("TMPDIR") == (t.root / clone / "tmp").string());
+    CHECK(env.at("TMPDIR") == (t.root.path() / clone / "tmp").string());
     CHECK(fs::is_directory(env.at("TMPDIR")));
     CHECK(env.at("LANG") == "C.UTF-8");
     CHECK(env.at("INSTANCE_INDEX") == "0");
@@ -1763,7 +1757,7 @@ TEST_SUITE("testing::FakeCloudController") {
     LocalCc t;
     const std::string first = t.Clone("exec sleep 1000", "first-ssh");
     // The first copy made the source droplet's folder (the seeded marker); add a file to it.
-    const fs::path source_dir = t.root / "droplets" / t.SourceDroplet() / "app";
+    const fs::path source_dir = t.root.path() / "droplets" / t.SourceDroplet() / "app";
     REQUIRE(ReadFile(source_dir / "ssh-access-fake-droplet.txt") == "spring-music\n");
     std::ofstream(source_dir / "Procfile") << "web: bin/run\n";
     const std::string second = t.Clone("cat ssh-access-fake-droplet.txt Procfile; exec sleep 1000", "second-ssh");
@@ -1782,7 +1776,7 @@ TEST_SUITE("testing::FakeCloudController") {
     }));
     // Each droplet has its own folder.
     for (const auto& d : t.fake.DropletsOf(second)) {
-      CHECK(fs::exists(t.root / "droplets" / d.guid / "app" / "Procfile"));
+      CHECK(fs::exists(t.root.path() / "droplets" / d.guid / "app" / "Procfile"));
     }
   }
 
@@ -1804,7 +1798,7 @@ TEST_SUITE("testing::FakeCloudController") {
     }
     SUBCASE("when the app folder cannot be made, the start crashes with a CELL line") {
       const std::string clone = t.Clone("exec sleep 1000");
-      std::ofstream(t.root / clone) << "a file where the app's directory should be\n";
+      std::ofstream(t.root.path() / clone) << "a file where the app's directory should be\n";
       t.Start(clone);
       const auto view = t.fake.LocalContainer(clone);
       REQUIRE(view.has_value());

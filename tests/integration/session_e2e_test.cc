@@ -9,10 +9,8 @@
 #include <rapidjson/document.h>
 
 #include <signal.h>
-#include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -24,6 +22,7 @@
 #include "tests/support/fake_tmate_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/osb_fixtures.h"
+#include "tests/support/temp_dir.h"
 
 namespace broker::testing {
 namespace {
@@ -38,20 +37,6 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// A folder for the local containers, removed at the end.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/ssh-access-e2e-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
-
 // The tmate server, a folder for containers, and the harness whose broker points its clones at
 // them with the test bundle. `tmate_port` overrides the port the broker hands out (an unreachable
 // server); `fingerprint` the ed25519 fingerprint it configures.
@@ -59,7 +44,7 @@ struct SessionE2E {
   explicit SessionE2E(int tmate_port = 0, std::string fingerprint = FakeTmateServer::kDefaultFingerprint) {
     tmate.Start();
     port = tmate_port != 0 ? tmate_port : tmate.port();
-    const std::string root = containers.path;
+    const std::string root = containers.path().string();
     harness = std::make_unique<CloneHarness>(
         [&](Fake& f) {
           f.UpdateKnobs([&](Fake::Knobs& k) {
@@ -97,7 +82,9 @@ struct SessionE2E {
   }
 
   FakeTmateServer tmate;
-  TempDir containers;
+  // The local containers, under /tmp whatever $TMPDIR is: a clone's tmate socket lives below it
+  // (<clone>/tmp/ssh-access/.../tmate.sock), and a Unix socket path has at most 107 bytes.
+  TempDir containers{"ssh-access-e2e", "/tmp"};
   int port = 0;
   std::unique_ptr<CloneHarness> harness;
 };

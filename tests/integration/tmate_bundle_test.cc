@@ -17,6 +17,7 @@
 #include "broker/base/digest.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/chroot.h"
+#include "tests/support/temp_dir.h"
 
 namespace broker::testing {
 namespace {

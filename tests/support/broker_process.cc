@@ -33,6 +33,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr char kTempDirPrefix[] = "broker-it";  // the folder holding broker.log
+
 std::mt19937_64& Rng() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return rng;
@@ -54,14 +56,6 @@ std::string Tail(const std::string& text, size_t lines) {
     pos = nl;
   }
   return text.substr(pos + 1);
-}
-
-std::string MakeTempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "broker-it-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  }
-  return tmpl;
 }
 
 // fork + execve of the broker with `env`, output appended to `log_path`. All argv/envp memory is
@@ -175,20 +169,16 @@ Env MakeBrokerEnv(const std::string& database_url, const EnvOverrides& overrides
 
 BrokerProcess::BrokerProcess(const std::string& database_url, const EnvOverrides& overrides,
                              std::chrono::milliseconds startup_timeout)
-    : env_(MakeBrokerEnv(database_url, overrides)) {
+    : env_(MakeBrokerEnv(database_url, overrides)), dir_(kTempDirPrefix) {
   auto it = env_.find("PORT");
   if (it == env_.end()) throw std::runtime_error("BrokerProcess needs a PORT to reach the broker");
   port_ = std::atoi(it->second.c_str());
-  dir_ = MakeTempDir();
-  log_path_ = dir_ + "/broker.log";
+  if (std::getenv("BROKER_TEST_KEEP_LOGS") != nullptr) dir_.Keep();
+  log_path_ = (dir_.path() / "broker.log").string();
   Start(startup_timeout);
 }
 
-BrokerProcess::~BrokerProcess() {
-  Kill(SIGKILL);
-  std::error_code ec;
-  if (std::getenv("BROKER_TEST_KEEP_LOGS") == nullptr) std::filesystem::remove_all(dir_, ec);
-}
+BrokerProcess::~BrokerProcess() { Kill(SIGKILL); }  // then dir_ goes, unless kept
 
 std::string BrokerProcess::base_url() const {
   return "http://127.0.0.1:" + std::to_string(port_);
@@ -288,8 +278,8 @@ void BrokerProcess::Restart(std::chrono::milliseconds startup_timeout) {
 
 ExitResult RunBrokerUntilExit(const Env& env, std::chrono::milliseconds timeout) {
   ExitResult result;
-  std::string dir = MakeTempDir();
-  std::string log_path = dir + "/broker.log";
+  const TempDir dir(kTempDirPrefix);
+  const std::string log_path = (dir.path() / "broker.log").string();
   pid_t pid = Spawn(env, log_path);
   int status = 0;
   if (!WaitPid(pid, timeout, &status)) {
@@ -305,8 +295,6 @@ ExitResult RunBrokerUntilExit(const Env& env, std::chrono::milliseconds timeout)
     result.signal = WTERMSIG(status);
   }
   result.output = ReadFile(log_path);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
   return result;
 }
 

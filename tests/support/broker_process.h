@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace broker::testing {
 
 // Environment overrides: a value sets the variable, nullopt removes it (also a default).
@@ -76,7 +78,7 @@ class BrokerProcess {
 
   Env env_;
   int port_ = 0;
-  std::string dir_;
+  TempDir dir_;  // holds log_path_; kept when BROKER_TEST_KEEP_LOGS is set
   std::string log_path_;
   pid_t pid_ = -1;
   int last_wait_status_ = 0;

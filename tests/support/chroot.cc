@@ -30,17 +30,6 @@ void WriteFile(const fs::path& path, const std::string& text) {
   REQUIRE(out.good());
 }
 
-TempDir::TempDir(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 RunOptions Options(std::chrono::milliseconds timeout, fs::path cwd, std::optional<std::vector<std::string>> env,
                    std::function<bool(const std::string&)> until) {
   RunOptions o;

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace broker::testing::sandbox {
 
 namespace fs = std::filesystem;
@@ -24,19 +26,6 @@ inline constexpr const char* kBusybox = "/bin/busybox";  // Debian busybox-stati
 
 std::string ReadFile(const fs::path& path);
 void WriteFile(const fs::path& path, const std::string& text);  // REQUIREs success
-
-// A fresh private directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "broker-test");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 struct RunResult {
   int exit_code = -1;    // -1 when killed by a signal
