@@ -171,6 +171,11 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
     }
   } else if (!IsHttpUrl(c.public_url)) {
     return Bad("BROKER_PUBLIC_URL", "must be an http:// or https:// URL");
+  } else {
+    // Without the '/'s that end it: the clones get it as SSH_ACCESS_BROKER_URL, and their bootstrap
+    // command appends "/ssh-access/v1/bootstrap" (the broker's own URLs use base::JoinUrl).
+    const std::size_t host = c.public_url.find("://") + 3;
+    while (c.public_url.size() > host && c.public_url.back() == '/') c.public_url.pop_back();
   }
 
   c.cf_api_url = StrVar(getenv, "CF_API_URL");

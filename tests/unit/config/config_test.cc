@@ -348,6 +348,14 @@ TEST_SUITE("config::Config") {
       CHECK(MustLoad(With(Minimal(), {{"VCAP_APPLICATION", vcap_app}})).public_url ==
             "https://ssh-broker.apps.example.com");
     }
+    SUBCASE("when BROKER_PUBLIC_URL ends in '/', the '/'s are dropped") {
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_PUBLIC_URL", "https://b.example.com/"}})).public_url ==
+            "https://b.example.com");
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_PUBLIC_URL", "https://apps.example.com/broker//"}})).public_url ==
+            "https://apps.example.com/broker");
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_PUBLIC_URL", "http://127.0.0.1:8080"}})).public_url ==
+            "http://127.0.0.1:8080");
+    }
     SUBCASE("when both are set, BROKER_PUBLIC_URL wins") {
       CHECK(MustLoad(With(Minimal(), {{"VCAP_APPLICATION", vcap_app}, {"BROKER_PUBLIC_URL", "http://localhost:8080"}}))
                 .public_url == "http://localhost:8080");
