@@ -17,6 +17,7 @@
 #include "broker/base/digest.h"
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
+#include "broker/base/url.h"
 #include "broker/cf/cc_client.h"
 #include "broker/clone/reconciler.h"
 #include "broker/clone/session_desk.h"
@@ -127,7 +128,7 @@ int main() {
       auto sha = base::Sha256FileHex(bundle_path);
       if (!sha.ok()) return Fail(2, "config: TMATE_BUNDLE_PATH: " + sha.status().message());
       bundle_sha256 = *sha;
-      engine.tmate_bundle_url = cfg->public_url + "/ssh-access/v1/assets/tmate-bundle.tar.gz";
+      engine.tmate_bundle_url = base::JoinUrl(cfg->public_url, "/ssh-access/v1/assets/tmate-bundle.tar.gz");
       engine.tmate_bundle_sha256 = bundle_sha256;
       log->info("main.tmate_bundle path={} sha256={}", base::LogQuote(bundle_path), bundle_sha256);
     } else if (!cfg->tmate_bundle_path.empty() || !cfg->cf_api_url.empty()) {

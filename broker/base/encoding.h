@@ -1,4 +1,4 @@
-// Base64 (RFC 4648, standard alphabet), hex and percent-decoding. Pure; thread-safe.
+// Base64 (RFC 4648, standard alphabet), hex and percent-encoding. Pure; thread-safe.
 #ifndef BROKER_BASE_ENCODING_H_
 #define BROKER_BASE_ENCODING_H_
 
@@ -21,6 +21,11 @@ std::optional<std::string> HexDecode(std::string_view hex);
 // RFC 3986 percent-decoding; with `plus_is_space` (query strings, form bodies) '+' is a space.
 // nullopt on a '%' that is not followed by two hex digits.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
+
+// RFC 3986 percent-encoding of every byte but the unreserved characters [A-Za-z0-9-._~], as %XX
+// with uppercase hex: safe for a path segment, userinfo, and a query name or value ('/', '?', '#',
+// '%', ':' and '@' cannot change the URL's structure). PercentDecode(..., false) reverses it.
+std::string PercentEncode(std::string_view text);
 
 }  // namespace broker::base
 

@@ -14,8 +14,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool IsUnreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
-
 }  // namespace
 
 std::optional<ParsedUrl> ParseUrl(std::string_view url) {
@@ -77,21 +75,7 @@ std::string PathForLog(std::string_view url) {
   return std::string(path.substr(0, path.find_first_of("?#")));
 }
 
-std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const unsigned char c : text) {
-    if (IsUnreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string PercentEncode(std::string_view text) { return base::PercentEncode(text); }
 
 std::string PercentDecode(std::string_view text, bool plus_is_space) {
   return base::PercentDecode(text, plus_is_space).value_or(std::string(text));

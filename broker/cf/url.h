@@ -33,8 +33,8 @@ std::optional<std::string> OriginOf(std::string_view url);
 // URLs and on paths; "" when there is none.
 std::string PathForLog(std::string_view url);
 
-// RFC 3986 percent-encoding of everything except the unreserved characters [A-Za-z0-9-._~].
-// Safe for a path segment and for a query name or value.
+// RFC 3986 percent-encoding of everything except the unreserved characters [A-Za-z0-9-._~]
+// (base::PercentEncode). Safe for a path segment and for a query name or value.
 std::string PercentEncode(std::string_view text);
 
 // Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in form bodies and CC's

@@ -8,8 +8,10 @@
 #include <set>
 
 #include "broker/base/digest.h"
+#include "broker/base/encoding.h"
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
+#include "broker/base/url.h"
 #include "broker/osb/json_util.h"
 #include "broker/session/tmate.h"
 
@@ -132,9 +134,7 @@ StepOutcome CcFailure(const StepContext& ctx, std::string_view step, std::string
 }
 
 std::string SessionReportUrl(const StepContext& ctx) {
-  std::string base = ctx.settings.public_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + "/ssh-access/v1/bindings/" + ctx.job.binding.id + "/session";
+  return base::JoinUrl(ctx.settings.public_url, SessionPath(ctx.job.binding.id));
 }
 
 std::vector<std::string> AuthorizedKeys(const osb::Binding& b) {
@@ -776,6 +776,10 @@ StepOutcome AwaitDelete(StepContext& ctx) {
 
 std::string BindingLabel(const EngineSettings& s) { return s.label_prefix + "/binding-guid"; }
 std::string ManagedByLabel(const EngineSettings& s) { return s.label_prefix + "/managed-by"; }
+
+std::string SessionPath(std::string_view binding_id) {
+  return "/ssh-access/v1/bindings/" + base::PercentEncode(binding_id) + "/session";
+}
 
 StepOutcome RunStep(std::string_view name, StepContext& ctx) {
   using Fn = StepOutcome (*)(StepContext&);

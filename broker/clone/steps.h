@@ -60,6 +60,11 @@ struct EngineSettings {
   int crash_log_lines = 10;                  // log lines quoted when the clone crashes
 };
 
+// "/ssh-access/v1/bindings/<binding id>/session", the id percent-encoded (OSB binding ids are the
+// platform's strings and may hold '/', '?' or '#'): the path the clone reports its session to and
+// a credentials holder reads it from (http/server.h). Join it to public_url with base::JoinUrl.
+std::string SessionPath(std::string_view binding_id);
+
 // Label keys on every clone.
 std::string BindingLabel(const EngineSettings& s);     // "<prefix>/binding-guid"
 std::string ManagedByLabel(const EngineSettings& s);   // "<prefix>/managed-by" = "ssh-access"

@@ -4,8 +4,10 @@
 #include <cstdlib>
 
 #include "broker/base/digest.h"
+#include "broker/base/encoding.h"
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
+#include "broker/base/url.h"
 #include "broker/osb/json_util.h"
 
 namespace broker::clone {
@@ -42,14 +44,12 @@ std::string OutputString(const rapidjson::Value& outputs, const char* object, co
 
 // https://<binding>:<key>@host/ssh-access/v1/bindings/<binding>/session: `curl "$session_url"`
 // authenticates with HTTP Basic, and the key never travels in a request line a proxy might log.
+// The binding id is percent-encoded in the userinfo as in the path (curl decodes both); the key is hex.
 std::string SessionUrl(const std::string& public_url, const std::string& binding_id, const std::string& key) {
-  std::string base = public_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  const auto scheme = base.find("://");
-  const std::string userinfo = binding_id + ":" + key + "@";
-  if (scheme == std::string::npos) return base + "/ssh-access/v1/bindings/" + binding_id + "/session";
-  return base.substr(0, scheme + 3) + userinfo + base.substr(scheme + 3) + "/ssh-access/v1/bindings/" + binding_id +
-         "/session";
+  const std::string url = base::JoinUrl(public_url, SessionPath(binding_id));
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  return url.substr(0, scheme + 3) + base::PercentEncode(binding_id) + ":" + key + "@" + url.substr(scheme + 3);
 }
 
 bool IsAtOrAfter(osb::JobKind kind, const std::string& step, std::string_view reference) {

@@ -44,6 +44,19 @@ base::Result<bool> BoolVar(const Getenv& getenv, const std::string& name) {
 
 bool IsHttpUrl(const std::string& url) { return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0; }
 
+// The environment variable behind each tmate setting session::ValidateTmateConfig can refuse;
+// nullptr for authorized keys, which come with each bind, never from the environment.
+const char* TmateVariable(session::TmateField field) {
+  switch (field) {
+    case session::TmateField::kServerHost: return "TMATE_SERVER_HOST";
+    case session::TmateField::kServerPort: return "TMATE_SERVER_PORT";
+    case session::TmateField::kEd25519Fingerprint: return "TMATE_SERVER_ED25519_FINGERPRINT";
+    case session::TmateField::kRsaFingerprint: return "TMATE_SERVER_RSA_FINGERPRINT";
+    case session::TmateField::kAuthorizedKeys: return nullptr;
+  }
+  return nullptr;
+}
+
 // The number of bytes a base64 key decodes to, or -1.
 int DecodedKeyLength(const std::string& b64) {
   const auto raw = base::Base64Decode(b64);
@@ -171,6 +184,11 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
     }
   } else if (!IsHttpUrl(c.public_url)) {
     return Bad("BROKER_PUBLIC_URL", "must be an http:// or https:// URL");
+  } else {
+    // Without the '/'s that end it: the clones get it as SSH_ACCESS_BROKER_URL, and their bootstrap
+    // command appends "/ssh-access/v1/bootstrap" (the broker's own URLs use base::JoinUrl).
+    const std::size_t host = c.public_url.find("://") + 3;
+    while (c.public_url.size() > host && c.public_url.back() == '/') c.public_url.pop_back();
   }
 
   c.cf_api_url = StrVar(getenv, "CF_API_URL");
@@ -239,15 +257,11 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
       return Bad("TMATE_SERVER_ED25519_FINGERPRINT",
                  "CF_API_URL needs the tmate server's ed25519 host key fingerprint (ssh-keygen -l -E SHA256)");
     }
-    const auto rendered = session::RenderTmateConfig(
-        {c.tmate_server_host, c.tmate_server_port, c.tmate_ed25519_fingerprint, c.tmate_rsa_fingerprint, {}});
-    if (!rendered.ok()) {
-      const std::string m = rendered.status().message();  // a copy: status() is a temporary
-      const char* var = m.find("host") != std::string::npos      ? "TMATE_SERVER_HOST"
-                        : m.find("ed25519") != std::string::npos ? "TMATE_SERVER_ED25519_FINGERPRINT"
-                        : m.find("rsa") != std::string::npos     ? "TMATE_SERVER_RSA_FINGERPRINT"
-                                                                 : "TMATE_SERVER_PORT";
-      return Bad(var, m);
+    if (const auto error = session::ValidateTmateConfig(
+            {c.tmate_server_host, c.tmate_server_port, c.tmate_ed25519_fingerprint, c.tmate_rsa_fingerprint, {}})) {
+      const char* var = TmateVariable(error->field);
+      if (var == nullptr) return Status::Internal("tmate settings: " + error->message);  // cannot be: no keys
+      return Bad(var, error->message);
     }
   }
   return c;

@@ -31,7 +31,7 @@ struct Config {
   std::string log_level = "info";                     // LOG_LEVEL
   int http_threads = 16;                // BROKER_HTTP_THREADS
   int db_pool_size = 16;                // BROKER_DB_POOL_SIZE
-  std::string public_url;               // BROKER_PUBLIC_URL, else https://<first VCAP_APPLICATION uri>
+  std::string public_url;               // BROKER_PUBLIC_URL (trailing '/' dropped), else https://<VCAP_APPLICATION uri>
   // Cloud Controller access and the tmate server, for the clone engine. With CF_API_URL set, either
   // client or admin credentials and a public URL are required.
   std::string cf_api_url;               // CF_API_URL

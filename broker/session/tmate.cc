@@ -100,41 +100,56 @@ Result<rapidjson::Document> ParseObjectOrEmpty(std::string_view json) {
   return doc;
 }
 
+// The fingerprint members in the order they are validated and rendered.
+struct FingerprintMember {
+  const char* name;  // as in the tmate option: tmate-server-<name>-fingerprint
+  TmateField field;
+  const std::string TmateConfig::*value;
+};
+constexpr FingerprintMember kFingerprints[] = {
+    {"ed25519", TmateField::kEd25519Fingerprint, &TmateConfig::ed25519_fingerprint},
+    {"rsa", TmateField::kRsaFingerprint, &TmateConfig::rsa_fingerprint},
+};
+
 }  // namespace
 
-Result<std::string> RenderTmateConfig(const TmateConfig& c) {
+std::optional<TmateConfigError> ValidateTmateConfig(const TmateConfig& c) {
   if (!ValidSshHost(c.server_host)) {
-    return Status::InvalidArgument("the tmate server host must be a DNS name or an IPv4 address");
+    return TmateConfigError{TmateField::kServerHost, "the tmate server host must be a DNS name or an IPv4 address"};
   }
   if (c.server_port < 1 || c.server_port > 65535) {
-    return Status::InvalidArgument("the tmate server port must be 1-65535");
+    return TmateConfigError{TmateField::kServerPort, "the tmate server port must be 1-65535"};
   }
+  for (const auto& f : kFingerprints) {
+    const std::string& value = c.*f.value;
+    if (!value.empty() && !ValidFingerprint(value)) {
+      return TmateConfigError{f.field, std::string("the tmate server ") + f.name +
+                                           " fingerprint must look like SHA256:<base64> (ssh-keygen -l -E SHA256)"};
+    }
+  }
+  for (std::size_t i = 0; i < c.authorized_keys.size(); ++i) {
+    if (!KeyWithoutComment(c.authorized_keys[i])) {
+      return TmateConfigError{TmateField::kAuthorizedKeys,
+                              "authorized_keys[" + std::to_string(i) +
+                                  "] is not an OpenSSH public key (TYPE BASE64 [comment])"};
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::string> RenderTmateConfig(const TmateConfig& c) {
+  if (auto error = ValidateTmateConfig(c)) return Status::InvalidArgument(std::move(error->message));
   std::string out = "set -g tmate-server-host '" + c.server_host + "'\n";
   out += "set -g tmate-server-port " + std::to_string(c.server_port) + "\n";
-  const std::pair<const char*, const std::string*> fingerprints[] = {
-      {"ed25519", &c.ed25519_fingerprint},
-      {"rsa", &c.rsa_fingerprint},
-  };
-  for (const auto& [name, value] : fingerprints) {
-    if (value->empty()) continue;
-    if (!ValidFingerprint(*value)) {
-      return Status::InvalidArgument(std::string("the tmate server ") + name +
-                                     " fingerprint must look like SHA256:<base64> (ssh-keygen -l -E SHA256)");
-    }
-    out += std::string("set -g tmate-server-") + name + "-fingerprint '" + *value + "'\n";
+  for (const auto& f : kFingerprints) {
+    const std::string& value = c.*f.value;
+    if (!value.empty()) out += std::string("set -g tmate-server-") + f.name + "-fingerprint '" + value + "'\n";
   }
   out += "set -g tmate-foreground-restart 1\n";
   // The bundle's launcher points LOCPATH at locale data for the bundled glibc; the shells tmate
   // starts use the host's glibc and must not inherit it.
   out += "set-environment -gu LOCPATH\n";
-  for (std::size_t i = 0; i < c.authorized_keys.size(); ++i) {
-    const auto key = KeyWithoutComment(c.authorized_keys[i]);
-    if (!key) {
-      return Status::InvalidArgument("authorized_keys[" + std::to_string(i) +
-                                     "] is not an OpenSSH public key (TYPE BASE64 [comment])");
-    }
-    out += "set -g tmate-set 'authorized_keys=" + *key + "'\n";
-  }
+  for (const auto& k : c.authorized_keys) out += "set -g tmate-set 'authorized_keys=" + *KeyWithoutComment(k) + "'\n";
   return out;
 }
 

@@ -28,6 +28,25 @@ struct TmateConfig {
   std::vector<std::string> authorized_keys;
 };
 
+// The TmateConfig member a validation failure is about.
+enum class TmateField {
+  kServerHost,
+  kServerPort,
+  kEd25519Fingerprint,
+  kRsaFingerprint,
+  kAuthorizedKeys,  // one of them; the message says which ("authorized_keys[1] ...")
+};
+
+struct TmateConfigError {
+  TmateField field = TmateField::kServerHost;
+  std::string message;  // one user-facing sentence naming the field; it never echoes the value
+};
+
+// The first member of `config`, in declaration order, that RenderTmateConfig would refuse, or
+// nullopt when it renders. Callers that must name their own source of a value (config::LoadConfig
+// names the environment variable) switch on `field`, never on the message.
+std::optional<TmateConfigError> ValidateTmateConfig(const TmateConfig& config);
+
 // The config file text, one `set -g` per line:
 //   set -g tmate-server-host 'HOST'
 //   set -g tmate-server-port PORT
@@ -37,7 +56,8 @@ struct TmateConfig {
 //   set-environment -gu LOCPATH                            (the bundle's locale data is for tmate only)
 //   set -g tmate-set 'authorized_keys=TYPE BASE64'         (once per key; comments dropped)
 // Every value is validated so it needs no escaping inside tmux's single quotes.
-// kInvalidArgument naming the field for a host, port, fingerprint or key that does not validate.
+// kInvalidArgument with ValidateTmateConfig's message for a host, port, fingerprint or key that
+// does not validate.
 base::Result<std::string> RenderTmateConfig(const TmateConfig& config);
 
 // One line of `tmate -F` output (tmate.md §4.2), classified.

@@ -1,4 +1,4 @@
-// Tests for broker/base/encoding.h: Base64 (RFC 4648, standard alphabet).
+// Tests for broker/base/encoding.h: Base64 (RFC 4648, standard alphabet), hex, percent-encoding.
 #include "broker/base/encoding.h"
 
 #include <doctest/doctest.h>
@@ -130,6 +130,32 @@ TEST_SUITE("base::Encoding") {
     CHECK_FALSE(PercentDecode("%4", false).has_value());
     CHECK_FALSE(PercentDecode("%zz", false).has_value());
     CHECK_FALSE(PercentDecode("ok%g1", true).has_value());
+  }
+
+  TEST_CASE("PercentEncode keeps only RFC 3986's unreserved characters, and PercentDecode reverses it") {
+    struct Row {
+      std::string plain;
+      std::string encoded;
+    };
+    const std::vector<Row> rows = {
+        {"", ""},
+        {"9a8b7c6d-1111-2222-3333-444455556666", "9a8b7c6d-1111-2222-3333-444455556666"},
+        {"AZaz09-._~", "AZaz09-._~"},
+        {"b/1", "b%2F1"},
+        {"b?x=1#f", "b%3Fx%3D1%23f"},
+        {"50%", "50%25"},
+        {"user:pw@host", "user%3Apw%40host"},
+        {"a b+c", "a%20b%2Bc"},
+        {"\xc3\xa9\x01", "%C3%A9%01"},
+    };
+    for (const Row& r : rows) {
+      CAPTURE(r.plain);
+      CHECK(PercentEncode(r.plain) == r.encoded);
+      CHECK(PercentDecode(r.encoded, false) == std::optional<std::string>(r.plain));
+    }
+    std::string every_byte;
+    for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+    CHECK(PercentDecode(PercentEncode(every_byte), false) == std::optional<std::string>(every_byte));
   }
 }
 

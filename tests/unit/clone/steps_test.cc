@@ -27,6 +27,14 @@ TEST_SUITE("clone::Steps") {
     CHECK(CloneName(std::string(251, 'y'), "b", 0).size() == 255);
   }
 
+  TEST_CASE("SessionPath percent-encodes the binding id, so no id can change the route it names") {
+    CHECK(SessionPath("9a8b7c6d-1111-2222-3333-444455556666") ==
+          "/ssh-access/v1/bindings/9a8b7c6d-1111-2222-3333-444455556666/session");
+    // OSB binding ids are the platform's strings; the route decodes :binding_id (http/server.cc).
+    CHECK(SessionPath("b 1/") == "/ssh-access/v1/bindings/b%201%2F/session");
+    CHECK(SessionPath("a?b#c%") == "/ssh-access/v1/bindings/a%3Fb%23c%25/session");
+  }
+
   TEST_CASE("CloneTtlMinutes: parameter, else operator setting, else plan default; capped by the plan") {
     const std::string plan = R"({"ttl_minutes_default":480,"ttl_minutes_max":480})";
     EngineSettings s;

@@ -348,6 +348,14 @@ TEST_SUITE("config::Config") {
       CHECK(MustLoad(With(Minimal(), {{"VCAP_APPLICATION", vcap_app}})).public_url ==
             "https://ssh-broker.apps.example.com");
     }
+    SUBCASE("when BROKER_PUBLIC_URL ends in '/', the '/'s are dropped") {
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_PUBLIC_URL", "https://b.example.com/"}})).public_url ==
+            "https://b.example.com");
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_PUBLIC_URL", "https://apps.example.com/broker//"}})).public_url ==
+            "https://apps.example.com/broker");
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_PUBLIC_URL", "http://127.0.0.1:8080"}})).public_url ==
+            "http://127.0.0.1:8080");
+    }
     SUBCASE("when both are set, BROKER_PUBLIC_URL wins") {
       CHECK(MustLoad(With(Minimal(), {{"VCAP_APPLICATION", vcap_app}, {"BROKER_PUBLIC_URL", "http://localhost:8080"}}))
                 .public_url == "http://localhost:8080");
@@ -403,6 +411,40 @@ TEST_SUITE("config::Config") {
       CheckRejected(With(with_server, {{"TMATE_SERVER_ED25519_FINGERPRINT", "MD5:ab:cd"}}),
                     "TMATE_SERVER_ED25519_FINGERPRINT");
       CheckRejected(With(with_server, {{"TMATE_SERVER_RSA_FINGERPRINT", "SHA256:x'y"}}), "TMATE_SERVER_RSA_FINGERPRINT");
+    }
+    SUBCASE("each malformed tmate setting names its own variable, whatever the others hold") {
+      // The variable comes from session::ValidateTmateConfig's field, never from the message's
+      // words (a fingerprint message that said "host key" once would have named TMATE_SERVER_HOST).
+      // A bad port is refused earlier, by the integer parse, which names it too.
+      const auto engine = With(Minimal(), {{"CF_API_URL", "https://api.example.com"},
+                                           {"CF_ADMIN_USER", "admin"},
+                                           {"CF_ADMIN_PASSWORD", "pw"},
+                                           {"BROKER_PUBLIC_URL", "https://b.example.com"},
+                                           {"TMATE_SERVER_HOST", "rsa.example.com"},
+                                           {"TMATE_SERVER_ED25519_FINGERPRINT", "SHA256:abcDEF012+/xyz"},
+                                           {"TMATE_SERVER_RSA_FINGERPRINT", "SHA256:rsaDEF012+/xyz"}});
+      CHECK(MustLoad(engine).tmate_rsa_fingerprint == "SHA256:rsaDEF012+/xyz");
+      struct Row {
+        std::string variable, value, message;
+      };
+      const std::string fingerprint = " fingerprint must look like SHA256:<base64> (ssh-keygen -l -E SHA256)";
+      const std::string bad_host = "the tmate server host must be a DNS name or an IPv4 address";
+      const std::vector<Row> rows = {
+          {"TMATE_SERVER_HOST", "ed25519 rsa host", "TMATE_SERVER_HOST: " + bad_host},
+          {"TMATE_SERVER_HOST", "-oProxyCommand=id", "TMATE_SERVER_HOST: " + bad_host},
+          {"TMATE_SERVER_PORT", "0", "TMATE_SERVER_PORT: must be an integer from 1 to 65535 (got \"0\")"},
+          {"TMATE_SERVER_ED25519_FINGERPRINT", "rsa-host",
+           "TMATE_SERVER_ED25519_FINGERPRINT: the tmate server ed25519" + fingerprint},
+          {"TMATE_SERVER_RSA_FINGERPRINT", "ed25519-host",
+           "TMATE_SERVER_RSA_FINGERPRINT: the tmate server rsa" + fingerprint},
+      };
+      for (const auto& row : rows) {
+        CAPTURE(row.value);
+        CheckRejected(With(engine, {{row.variable, row.value}}), row.variable);
+        const auto c = LoadConfig(FromMap(With(engine, {{row.variable, row.value}})));
+        REQUIRE_FALSE(c.ok());
+        CHECK(c.status().message() == row.message);
+      }
     }
     SUBCASE("an operator's own tmate bundle needs its URL and SHA-256") {
       const std::string sha(64, 'a');

@@ -39,29 +39,54 @@ TEST_SUITE("session::tmate") {
   }
 
   TEST_CASE("RenderTmateConfig refuses anything that would need quoting or is not what tmate expects") {
+    using F = TmateField;
     struct Row {
       TmateConfig config;
-      const char* names;
+      F field;
+      std::string message;
     };
+    const std::string fingerprint = " fingerprint must look like SHA256:<base64> (ssh-keygen -l -E SHA256)";
+    const std::string not_a_key = "] is not an OpenSSH public key (TYPE BASE64 [comment])";
+    const std::string bad_host = "the tmate server host must be a DNS name or an IPv4 address";
     const std::vector<Row> rows = {
-        {{"", 2222, kEd, "", {}}, "host"},
-        {{"tmate.example.com'; run-shell 'id", 2222, kEd, "", {}}, "host"},
-        {{"tmate.example.com", 0, kEd, "", {}}, "port"},
-        {{"tmate.example.com", 65536, kEd, "", {}}, "port"},
-        {{"tmate.example.com", 2222, "Z1f1NWhPZ4YjPU9zmjm", "", {}}, "ed25519"},
-        {{"tmate.example.com", 2222, "SHA256:abc'def", "", {}}, "ed25519"},
-        {{"tmate.example.com", 2222, kEd, "MD5:aa:bb", {}}, "rsa"},
-        {{"tmate.example.com", 2222, kEd, "", {"ssh-ed25519"}}, "authorized_keys[0]"},
-        {{"tmate.example.com", 2222, kEd, "", {kKey, "ssh-foo AAAAC3NzaC1lZDI1NTE5AAAA"}}, "authorized_keys[1]"},
-        {{"tmate.example.com", 2222, kEd, "", {"ssh-ed25519 AAAA'C3NzaC1lZDI1NTE5AAAAIHl7"}}, "authorized_keys[0]"},
+        {{"", 2222, kEd, "", {}}, F::kServerHost, bad_host},
+        {{"tmate.example.com'; run-shell 'id", 2222, kEd, "", {}}, F::kServerHost, bad_host},
+        {{"tmate.example.com", 0, kEd, "", {}}, F::kServerPort, "the tmate server port must be 1-65535"},
+        {{"tmate.example.com", 65536, kEd, "", {}}, F::kServerPort, "the tmate server port must be 1-65535"},
+        {{"tmate.example.com", 2222, "Z1f1NWhPZ4YjPU9zmjm", "", {}}, F::kEd25519Fingerprint,
+         "the tmate server ed25519" + fingerprint},
+        {{"tmate.example.com", 2222, "SHA256:abc'def", "", {}}, F::kEd25519Fingerprint,
+         "the tmate server ed25519" + fingerprint},
+        {{"tmate.example.com", 2222, kEd, "MD5:aa:bb", {}}, F::kRsaFingerprint, "the tmate server rsa" + fingerprint},
+        {{"tmate.example.com", 2222, kEd, "", {"ssh-ed25519"}}, F::kAuthorizedKeys, "authorized_keys[0" + not_a_key},
+        {{"tmate.example.com", 2222, kEd, "", {kKey, "ssh-foo AAAAC3NzaC1lZDI1NTE5AAAA"}}, F::kAuthorizedKeys,
+         "authorized_keys[1" + not_a_key},
+        {{"tmate.example.com", 2222, kEd, "", {"ssh-ed25519 AAAA'C3NzaC1lZDI1NTE5AAAAIHl7"}}, F::kAuthorizedKeys,
+         "authorized_keys[0" + not_a_key},
+        // The first bad member in declaration order is the one reported.
+        {{"bad host", 0, "MD5:x", "MD5:y", {"nope"}}, F::kServerHost, bad_host},
+        {{"tmate.example.com", 22, "MD5:x", "MD5:y", {"nope"}}, F::kEd25519Fingerprint,
+         "the tmate server ed25519" + fingerprint},
+        {{"tmate.example.com", 22, "", "MD5:y", {"nope"}}, F::kRsaFingerprint, "the tmate server rsa" + fingerprint},
     };
     for (const auto& row : rows) {
-      CAPTURE(row.names);
+      CAPTURE(row.message);
+      const auto error = ValidateTmateConfig(row.config);
+      REQUIRE(error.has_value());
+      CHECK(error->field == row.field);
+      CHECK(error->message == row.message);
+      // RenderTmateConfig refuses with the same message.
       const auto conf = RenderTmateConfig(row.config);
       REQUIRE_FALSE(conf.ok());
       CHECK(conf.status().code() == base::Code::kInvalidArgument);
-      CHECK(conf.status().message().find(row.names) != std::string::npos);
+      CHECK(conf.status().message() == row.message);
     }
+  }
+
+  TEST_CASE("ValidateTmateConfig accepts what RenderTmateConfig renders") {
+    CHECK_FALSE(ValidateTmateConfig({"tmate.example.com", 2222, kEd, kRsa, {kKey}}).has_value());
+    CHECK_FALSE(ValidateTmateConfig({"10.0.0.5", 22, kEd, "", {}}).has_value());
+    CHECK_FALSE(ValidateTmateConfig({"10.0.0.5", 65535, "", "", {}}).has_value());
   }
 
   TEST_CASE("ParseTmateLine classifies every line tmate -F prints (tmate.md §4.2)") {
