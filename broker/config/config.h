@@ -29,7 +29,7 @@ struct Config {
   std::string catalog_file = "catalog/catalog.json";  // BROKER_CATALOG_FILE
   std::string migrations_dir = "migrations";          // BROKER_MIGRATIONS_DIR
   std::string log_level = "info";                     // LOG_LEVEL
-  int http_threads = 16;                // BROKER_HTTP_THREADS
+  int http_threads = 4;                 // BROKER_HTTP_THREADS (bench/api/README.md: why 4)
   int db_pool_size = 16;                // BROKER_DB_POOL_SIZE
   std::string public_url;               // BROKER_PUBLIC_URL (trailing '/' dropped), else https://<VCAP_APPLICATION uri>
   // Cloud Controller access and the tmate server, for the clone engine. With CF_API_URL set, either

@@ -41,7 +41,9 @@ namespace broker::http {
 struct ServerOptions {
   std::string address = "0.0.0.0";
   int port = 8080;
-  int threads = 16;  // reactor threads; handlers block on the database, so more than cores
+  // Reactor threads. Handlers block on the database, so a few more than cores; but every extra
+  // thread costs wake-ups (bench/api/README.md: 4 beat 16 on every endpoint on 2 cores).
+  int threads = 4;
   std::vector<BasicCredential> credentials;
   std::size_t max_body_bytes = 64 * 1024;
   // A session report is a few tmate lines (the bootstrap sends at most 100, each short).

@@ -84,7 +84,7 @@ TEST_SUITE("config::Config") {
     CHECK(c.catalog_file == "catalog/catalog.json");
     CHECK(c.migrations_dir == "migrations");
     CHECK(c.log_level == "info");
-    CHECK(c.http_threads == 16);
+    CHECK(c.http_threads == 4);
     CHECK(c.db_pool_size == 16);
     CHECK(c.public_url.empty());
     CHECK(c.cf_api_url.empty());
@@ -104,7 +104,7 @@ TEST_SUITE("config::Config") {
                                                   {"BROKER_CATALOG_FILE", "/etc/broker/catalog.json"},
                                                   {"BROKER_MIGRATIONS_DIR", "/srv/migrations"},
                                                   {"LOG_LEVEL", "debug"},
-                                                  {"BROKER_HTTP_THREADS", "4"},
+                                                  {"BROKER_HTTP_THREADS", "8"},
                                                   {"BROKER_DB_POOL_SIZE", "8"},
                                                   {"BROKER_PUBLIC_URL", "https://ssh-broker.example.com"},
                                                   {"CF_API_URL", "https://api.sys.example.com"},
@@ -136,7 +136,7 @@ TEST_SUITE("config::Config") {
     CHECK(c.catalog_file == "/etc/broker/catalog.json");
     CHECK(c.migrations_dir == "/srv/migrations");
     CHECK(c.log_level == "debug");
-    CHECK(c.http_threads == 4);
+    CHECK(c.http_threads == 8);
     CHECK(c.db_pool_size == 8);
     CHECK(c.public_url == "https://ssh-broker.example.com");
     CHECK(c.cf_api_url == "https://api.sys.example.com");
