@@ -40,6 +40,8 @@
 #include <utility>
 #include <variant>
 
+#include "broker/base/encoding.h"
+
 namespace broker::testing {
 namespace {
 
@@ -193,21 +195,6 @@ std::string PercentDecode(std::string_view s, bool plus_is_space) {
       out += ' ';
     } else {
       out += s[i];
-    }
-  }
-  return out;
-}
-
-std::string PercentEncode(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
     }
   }
   return out;
@@ -1745,7 +1732,7 @@ Reply FakeCloudController::Impl::List(const Call& c, const Page& p, std::vector<
 void FakeCloudController::Impl::AddWarnings(Reply* r) const {
   if (knobs.warnings.empty()) return;
   std::vector<std::string> encoded;
-  for (const std::string& w : knobs.warnings) encoded.push_back(PercentEncode(w));
+  for (const std::string& w : knobs.warnings) encoded.push_back(base::PercentEncode(w));
   r->headers.emplace_back("X-Cf-Warnings", Join(encoded, ","));
 }
 
