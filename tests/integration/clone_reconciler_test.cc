@@ -139,9 +139,10 @@ TEST_SUITE("clone::Reconciler") {
           std::vector<std::vector<std::string>>{{"bind", "succeeded", "t"}});
     CHECK(t.AwaitState(bid, op) == "succeeded");
 
-    const std::string log = t.broker->Log();
-    CHECK(log.find("reconciler.binding_expired binding=" + bid) != std::string::npos);
-    CHECK(log.find(kTmateToken) == std::string::npos);
+    // Info lines are flushed at least every second: wait for the line rather than read once.
+    CHECK(ReconcileTest::Eventually(
+        [&] { return t.broker->Log().find("reconciler.binding_expired binding=" + bid) != std::string::npos; }));
+    CHECK(t.broker->Log().find(kTmateToken) == std::string::npos);
 
     // The platform's unbind still ends well (the clone is already gone).
     t.UnbindAndWait(bid);
@@ -183,10 +184,15 @@ TEST_SUITE("clone::Reconciler") {
     CHECK(t.CallsOn("DELETE", live_clone) == 0);
     CHECK(t.Scalar("SELECT state FROM service_bindings WHERE id = '" + live + "'") == "succeeded");
 
-    const std::string log = t.broker->Log();
-    CHECK(log.find("reconciler.orphan_deleted app=" + unknown_app + " binding=" + unknown) != std::string::npos);
-    CHECK(log.find("reconciler.orphan_deleted app=" + tomb_app + " binding=" + tombstoned) != std::string::npos);
-    CHECK(log.find(kTmateToken) == std::string::npos);
+    // The broker flushes info lines at least every second, so the lines may come after the passes.
+    const std::string unknown_line = "reconciler.orphan_deleted app=" + unknown_app + " binding=" + unknown;
+    const std::string tomb_line = "reconciler.orphan_deleted app=" + tomb_app + " binding=" + tombstoned;
+    CHECK_MESSAGE(ReconcileTest::Eventually([&] {
+                    const std::string log = t.broker->Log();
+                    return log.find(unknown_line) != std::string::npos && log.find(tomb_line) != std::string::npos;
+                  }),
+                  t.broker->LogTail(60));
+    CHECK(t.broker->Log().find(kTmateToken) == std::string::npos);
   }
 
   TEST_CASE("an orphan younger than CLONE_ORPHAN_GRACE_SECONDS is left alone; an older one is deleted") {
@@ -203,7 +209,8 @@ TEST_SUITE("clone::Reconciler") {
     CHECK(t.fake.BindingsOfApp(young).size() == 1);
     CHECK(t.CallsOn("POST", young) == 0);
     CHECK(t.CallsOn("DELETE", young) == 0);
-    CHECK(t.broker->Log().find("reconciler.orphan_young app=" + young) != std::string::npos);
+    CHECK(ReconcileTest::Eventually(
+        [&] { return t.broker->Log().find("reconciler.orphan_young app=" + young) != std::string::npos; }));
   }
 }
 
