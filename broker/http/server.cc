@@ -115,6 +115,13 @@ void WriteDirect(ResponseWriter& resp, const std::string& bytes) {
   peer->send(Pistache::RawBuffer(bytes.substr(sent), bytes.size() - sent));
 }
 
+// Hands a response to Pistache's own write path: the extra fields become headers, and the
+// connection keeps to the queue from now on (see WriteDirect).
+void UsePistacheWriter(ResponseWriter& resp, std::vector<HeaderField> headers) {
+  if (const auto peer = resp.getPeer()) MarkQueued(*peer);
+  for (HeaderField& h : headers) AddHeader(resp, std::move(h.name), std::move(h.value));
+}
+
 // The OSB seconds hint for the next poll; Cloud Controller clamps it to its own minimum.
 constexpr char kRetryAfterSeconds[] = "10";
 // Pistache buffers whole requests and refuses (413, plain text) anything over this itself; our own
@@ -188,8 +195,7 @@ struct Server::Impl {
       return;
     }
     // HTTP/1.0 or "Connection: close": Pistache's path, which answers the Connection header itself.
-    if (const auto peer = resp.getPeer()) MarkQueued(*peer);
-    for (HeaderField& h : headers) AddHeader(resp, std::move(h.name), std::move(h.value));
+    UsePistacheWriter(resp, std::move(headers));
     if (status != 204) {
       resp.headers().add<Pistache::Http::Header::ContentType>(plain_text ? MIME(Text, Plain) : MIME(Application, Json));
     }
@@ -257,8 +263,7 @@ struct Server::Impl {
       if (reply->retry_after) headers.push_back({"Retry-After", kRetryAfterSeconds});
       if (!reply->file.empty()) {
         // Pistache streams the file (sendfile) and answers 404 itself if it vanished.
-        if (const auto peer = resp.getPeer()) MarkQueued(*peer);
-        for (HeaderField& h : headers) AddHeader(resp, std::move(h.name), std::move(h.value));
+        UsePistacheWriter(resp, std::move(headers));
         Pistache::Http::serveFile(resp, reply->file, MIME(Application, OctetStream));
       } else {
         Send(req, resp, status, reply->body, reply->plain_text, std::move(headers));
