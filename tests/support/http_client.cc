@@ -6,6 +6,8 @@
 #include <memory>
 #include <mutex>
 
+#include "broker/base/encoding.h"
+
 namespace broker::testing {
 namespace {
 
@@ -213,25 +215,17 @@ std::string BasicAuthHeaderValue(std::string_view user, std::string_view passwor
   return "Basic " + Base64Encode(plain);
 }
 
-namespace {
-std::string Encode(std::string_view s, bool all) {
+std::string PercentEncode(std::string_view s) { return base::PercentEncode(s); }
+
+std::string PercentEncodeAll(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char ch : s) {
-    bool unreserved = std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~';
-    if (unreserved && !all) {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
+  for (const unsigned char ch : s) {
+    out += '%';
+    out += kHex[ch >> 4];
+    out += kHex[ch & 15];
   }
   return out;
 }
-}  // namespace
-
-std::string PercentEncode(std::string_view s) { return Encode(s, false); }
-std::string PercentEncodeAll(std::string_view s) { return Encode(s, true); }
 
 }  // namespace broker::testing
