@@ -61,18 +61,22 @@ const std::string& RenewSql() {
   return sql;
 }
 
-// One statement: locks the job's binding row (the row osb::Broker locks first: an unbind locks
-// the binding, then cancels its jobs, so a fenced transaction racing an unbind waits for it
-// instead of deadlocking) and reads it with the job's fence and progress columns. The job row
-// itself is not locked here: the job write that ends the transaction repeats the fence in its
-// WHERE clause, and a fence that no longer holds then (an unbind cancelled the job, a claimer
-// took over an expired lease) rolls everything back. A job's binding_id never changes.
+// One statement: locks the job's binding row, then the job row, and reads the binding with the
+// job's fence and progress columns. The binding comes first because osb::Broker locks it first
+// (an unbind locks the binding, then cancels its jobs), so a fenced transaction racing an unbind
+// waits for it instead of deadlocking; the lateral subquery's FOR UPDATE takes the binding
+// before the outer FOR UPDATE OF j takes the job. With both held, the fence read here (status,
+// locked_by: the latest committed values, re-read under the lock) cannot change before the
+// transaction ends — a claimer skips a locked job, an unbind waits for the binding — so the job
+// write that ends the transaction matches its row for certain and can travel with the COMMIT.
+// A job's binding_id never changes.
 const std::string& LockFencedSql() {
   static const std::string sql =
       "SELECT j.status, j.locked_by, j.step, j.outputs::text, j.attempt, b.* FROM jobs j "
       "JOIN LATERAL (SELECT " +
       internal::BindingColumnList() +
-      " FROM service_bindings WHERE id = j.binding_id FOR UPDATE) b ON true WHERE j.id = $1";
+      " FROM service_bindings WHERE id = j.binding_id FOR UPDATE) b ON true WHERE j.id = $1 "
+      "FOR UPDATE OF j";
   return sql;
 }
 
@@ -196,17 +200,20 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
 
 constexpr std::string_view kUnfenced = "job write matched no row under this lease";
 
-Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
+// WriteJobSql's parameters for `job`; kInvalidArgument when its outputs are not a JSON object.
+Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clone::JobUpdate& job) {
   auto outputs = osb::ParseJson(job.outputs_json, "job outputs");
   if (!outputs.ok()) return outputs.status();
   if (!outputs->IsObject()) return Status::InvalidArgument("job outputs must be a JSON object");
-  BROKER_ASSIGN_OR_RETURN(
-      PgRows rows,
-      conn.Exec("write job", WriteJobSql(),
-                {PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id),
-                 PgParam::Text(std::string(JobStatusWord(job.status))), PgParam::Text(job.step),
-                 PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
-                 PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))}));
+  return std::vector<PgParam>{PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id),
+                              PgParam::Text(std::string(JobStatusWord(job.status))), PgParam::Text(job.step),
+                              PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
+                              PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))};
+}
+
+Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
+  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, job));
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("write job", WriteJobSql(), params));
   if (rows.affected() != 1) {
     // The callers report it as a lost lease.
     return Status::Internal(std::string(kUnfenced));
@@ -293,11 +300,11 @@ Status PgStore::Fenced(const clone::Lease& lease,
       Log()->error("store.transaction_error_ignored what=fenced job_id={}", lease.job_id);
       return Status::Internal("database error");
     }
-    const Status s = WriteJob(conn, lease, tx.job());
-    // Nothing of the transaction commits: RunTransaction rolls it back.
-    if (s.code() == base::Code::kInternal && s.message() == kUnfenced)
-      return LeaseLost(lease, "not running under this worker at the job write");
-    return s;
+    // The job row is locked under a fence that held (LockFencedSql), so this write matches it:
+    // it travels with the COMMIT.
+    BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, tx.job()));
+    conn.Defer("write job", WriteJobSql(), std::move(params));
+    return Status::Ok();
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <optional>
 #include <utility>
 
 #include "broker/base/log.h"
@@ -92,39 +93,159 @@ base::Result<PgRows> PgConnection::Check(std::string_view what, PgResultPtr resu
   return status;
 }
 
-base::Result<PgRows> PgConnection::Exec(std::string_view what, const std::string& sql,
-                                        const std::vector<PgParam>& params) {
-  if (broken()) return base::Status::Unavailable("database unavailable");
+namespace {
+
+// A statement's parameters as the three arrays libpq takes; valid while `params` lives.
+struct ParamArrays {
+  explicit ParamArrays(const std::vector<PgParam>& params) {
+    values.reserve(params.size());
+    lengths.reserve(params.size());
+    formats.reserve(params.size());
+    for (const PgParam& p : params) {
+      values.push_back(p.is_null() ? nullptr : p.value().c_str());
+      lengths.push_back(p.is_null() ? 0 : static_cast<int>(p.value().size()));
+      formats.push_back(p.is_binary() ? 1 : 0);
+    }
+  }
+  int size() const { return static_cast<int>(values.size()); }
+
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;
-  values.reserve(params.size());
-  lengths.reserve(params.size());
-  formats.reserve(params.size());
-  for (const PgParam& p : params) {
-    values.push_back(p.is_null() ? nullptr : p.value().c_str());
-    lengths.push_back(p.is_null() ? 0 : static_cast<int>(p.value().size()));
-    formats.push_back(p.is_binary() ? 1 : 0);
-  }
-  const int n = static_cast<int>(params.size());
+};
 
+}  // namespace
+
+base::Result<PgRows> PgConnection::Exec(std::string_view what, const std::string& sql,
+                                        const std::vector<PgParam>& params) {
+  if (!deferred_.empty()) {
+    std::vector<Pending> items = std::move(deferred_);
+    deferred_.clear();
+    items.push_back({std::string(what), sql, params});
+    return Pipeline(std::move(items));
+  }
+  if (broken()) return base::Status::Unavailable("database unavailable");
+  const ParamArrays a(params);
+  const int n = a.size();
+
+  base::Result<PgRows> rows = base::Status::Internal("statement not sent");
   if (!prepare_statements_) {
-    return Check(what, PgResultPtr(PQexecParams(conn_.get(), sql.c_str(), n, nullptr, values.data(),
-                                                lengths.data(), formats.data(), 0)));
+    rows = Check(what, PgResultPtr(PQexecParams(conn_.get(), sql.c_str(), n, nullptr, a.values.data(),
+                                                a.lengths.data(), a.formats.data(), 0)));
+  } else {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "broker_s" + std::to_string(++statement_names_);
+      auto prepared =
+          Check(what, PgResultPtr(PQprepare(conn_.get(), name.c_str(), sql.c_str(), n, nullptr)));
+      if (!prepared.ok()) return prepared.status();
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    rows = Check(what, PgResultPtr(PQexecPrepared(conn_.get(), it->second.c_str(), n, a.values.data(),
+                                                  a.lengths.data(), a.formats.data(), 0)));
   }
-  auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    std::string name = "broker_s" + std::to_string(prepared_.size() + 1);
-    auto prepared =
-        Check(what, PgResultPtr(PQprepare(conn_.get(), name.c_str(), sql.c_str(), n, nullptr)));
-    if (!prepared.ok()) return prepared.status();
-    it = prepared_.emplace(sql, std::move(name)).first;
+  if (rows.ok()) ++statements_ok_;
+  return rows;
+}
+
+void PgConnection::Defer(std::string_view what, const std::string& sql, std::vector<PgParam> params) {
+  deferred_.push_back({std::string(what), sql, std::move(params)});
+}
+
+base::Status PgConnection::Flush() {
+  if (deferred_.empty()) return base::Status::Ok();
+  std::vector<Pending> items = std::move(deferred_);
+  deferred_.clear();
+  auto rows = Pipeline(std::move(items));
+  return rows.ok() ? base::Status::Ok() : rows.status();
+}
+
+// libpq pipeline mode: every statement (and the Parse of one not yet prepared on this connection)
+// is queued, one Sync ends the batch, and the results come back in order, each followed by a
+// null PGresult; after a failure the rest answer PGRES_PIPELINE_ABORTED until the Sync's
+// PGRES_PIPELINE_SYNC.
+base::Result<PgRows> PgConnection::Pipeline(std::vector<Pending> items) {
+  if (broken()) return base::Status::Unavailable("database unavailable");
+  PGconn* c = conn_.get();
+  auto lost = [&](std::string_view what) {
+    marked_broken_ = true;
+    Log()->warn("store.statement_failed what={} code=unavailable detail={}", what,
+                base::LogQuote(Trimmed(PQerrorMessage(c))));
+    return base::Status::Unavailable("database unavailable");
+  };
+  if (PQenterPipelineMode(c) == 0) return lost(items.front().what);
+
+  struct Expected {
+    std::size_t item;
+    bool prepare;       // the Parse of a new named statement, not the statement itself
+    std::string name;   // for prepare
+  };
+  std::vector<Expected> expected;
+  expected.reserve(items.size() + 2);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const Pending& p = items[i];
+    const ParamArrays a(p.params);
+    int sent = 0;
+    if (!prepare_statements_) {
+      sent = PQsendQueryParams(c, p.sql.c_str(), a.size(), nullptr, a.values.data(), a.lengths.data(),
+                               a.formats.data(), 0);
+    } else {
+      std::string name;
+      if (const auto it = prepared_.find(p.sql); it != prepared_.end()) {
+        name = it->second;
+      } else {
+        // Also when an earlier item of this batch prepares the same text: a second name is harmless.
+        name = "broker_s" + std::to_string(++statement_names_);
+        if (PQsendPrepare(c, name.c_str(), p.sql.c_str(), a.size(), nullptr) == 0) return lost(p.what);
+        expected.push_back({i, true, name});
+      }
+      sent = PQsendQueryPrepared(c, name.c_str(), a.size(), a.values.data(), a.lengths.data(),
+                                 a.formats.data(), 0);
+    }
+    if (sent == 0) return lost(p.what);
+    expected.push_back({i, false, {}});
   }
-  return Check(what, PgResultPtr(PQexecPrepared(conn_.get(), it->second.c_str(), n, values.data(),
-                                                lengths.data(), formats.data(), 0)));
+  if (PQpipelineSync(c) == 0) return lost(items.front().what);
+
+  base::Status failure;
+  std::optional<PgRows> last;
+  std::size_t next = 0;
+  int nulls = 0;  // consecutive: one ends each statement's results; two would mean nothing is pending
+  for (;;) {
+    PgResultPtr result(PQgetResult(c));
+    if (result == nullptr) {
+      if (PQstatus(c) != CONNECTION_OK || ++nulls > 1) {
+        return lost(next < expected.size() ? items[expected[next].item].what : items.back().what);
+      }
+      continue;
+    }
+    nulls = 0;
+    const ExecStatusType st = PQresultStatus(result.get());
+    if (st == PGRES_PIPELINE_SYNC) break;
+    if (next >= expected.size()) return lost(items.back().what);  // more results than statements
+    const Expected& e = expected[next++];
+    const Pending& p = items[e.item];
+    if (st == PGRES_PIPELINE_ABORTED) continue;  // not run: an earlier statement failed
+    auto rows = Check(p.what, std::move(result));
+    if (!rows.ok()) {
+      if (failure.ok()) failure = rows.status();
+      continue;
+    }
+    if (e.prepare) {
+      prepared_.emplace(p.sql, e.name);
+      continue;
+    }
+    ++statements_ok_;
+    if (e.item + 1 == items.size()) last.emplace(std::move(rows).value());
+  }
+  if (PQexitPipelineMode(c) == 0) marked_broken_ = true;
+  if (!failure.ok()) return failure;
+  if (!last.has_value()) return lost(items.back().what);
+  return std::move(*last);
 }
 
 base::Status PgConnection::ExecScript(std::string_view what, const std::string& sql) {
+  BROKER_RETURN_IF_ERROR(Flush());
   if (broken()) return base::Status::Unavailable("database unavailable");
   // PQexec returns the last statement's result; an error stops the script at that statement.
   auto rows = Check(what, PgResultPtr(PQexec(conn_.get(), sql.c_str())));
@@ -133,6 +254,7 @@ base::Status PgConnection::ExecScript(std::string_view what, const std::string& 
 
 base::Status PgConnection::ExecWithDeadline(std::string_view what, const std::string& sql,
                                             std::chrono::milliseconds timeout) {
+  BROKER_RETURN_IF_ERROR(Flush());
   if (broken()) return base::Status::Unavailable("database unavailable");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto fail = [&](const char* why) {
@@ -296,7 +418,7 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
   // means the server restarted or failed over, which killed the idle ones too: close those as
   // well, so the next callers get fresh connections instead of each tripping over a dead one.
   const bool broken = conn->broken();
-  const bool discard = broken || conn->InTransaction();
+  const bool discard = broken || conn->InTransaction() || conn->HasDeferred();
   if (discard && !broken) Log()->warn("store.connection_discarded reason=open_transaction");
   std::deque<std::unique_ptr<PgConnection>> closing;
   {

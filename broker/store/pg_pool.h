@@ -6,6 +6,11 @@
 // exception is PgConnection::ExecScript, which runs trusted multi-statement SQL files (the
 // migrations) and takes no parameters.
 //
+// Pipelining: a statement whose rows nobody reads (BEGIN, an audit INSERT, an UPDATE of a row
+// the transaction holds locked) may be Defer()red; it then travels with the connection's next
+// Exec() or Flush() in one round trip (libpq pipeline mode), in order. Every blocking round trip
+// costs the broker two thread wake-ups, which is most of a statement's CPU.
+//
 // Errors: a failed statement becomes a Status whose code follows SQLSTATE —
 //   23505 unique_violation, 40001 serialization_failure, 40P01 deadlock_detected -> kAborted;
 //   08xxx connection exceptions, 57P01..57P03 (server shutting down / starting), no result at
@@ -110,6 +115,21 @@ class PgConnection {
   base::Result<PgRows> Exec(std::string_view what, const std::string& sql,
                             const std::vector<PgParam>& params = {});
 
+  // Queues a statement to be sent, in order, ahead of the next Exec() or Flush() on this
+  // connection, in the same round trip. Its rows are dropped; its failure is what that Exec() or
+  // Flush() returns (the first failure among the statements sent together; the ones after it are
+  // not run — inside a transaction, which it aborts; outside one, the statements sent together
+  // run as one implicit transaction).
+  void Defer(std::string_view what, const std::string& sql, std::vector<PgParam> params = {});
+  // Sends what Defer() queued (OK at once when nothing is). Failure codes as Exec.
+  base::Status Flush();
+  // Drops what Defer() queued, unsent.
+  void DiscardDeferred() { deferred_.clear(); }
+  bool HasDeferred() const { return !deferred_.empty(); }
+  // Statements that succeeded on this connection so far (deferred ones included): lets a caller
+  // tell "nothing ran" from "failed after something ran".
+  std::uint64_t statements_ok() const { return statements_ok_; }
+
   // Runs trusted SQL text that may hold several statements and no parameters (the simple query
   // protocol). Only for migration files from the broker's own source tree. Failure codes as Exec.
   base::Status ExecScript(std::string_view what, const std::string& sql);
@@ -129,13 +149,24 @@ class PgConnection {
   bool InFailedTransaction() const;
 
  private:
+  struct Pending {
+    std::string what;
+    std::string sql;
+    std::vector<PgParam> params;
+  };
+
   // Turns a PGresult (possibly null) into rows or a mapped Status; logs raw errors.
   base::Result<PgRows> Check(std::string_view what, PgResultPtr result);
+  // Sends `items` in one pipeline (one sync) and returns the last one's rows or the first failure.
+  base::Result<PgRows> Pipeline(std::vector<Pending> items);
 
   PgConnPtr conn_;
   bool prepare_statements_;
   bool marked_broken_ = false;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
+  std::uint64_t statement_names_ = 0;                     // names handed out (broker_s<n>)
+  std::vector<Pending> deferred_;
+  std::uint64_t statements_ok_ = 0;
 };
 
 class PgPool {

@@ -1,5 +1,6 @@
 #include "broker/store/pg_store.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <utility>
@@ -358,6 +359,7 @@ Result<std::optional<osb::Instance>> PgStoreTx::LockInstance(std::string_view id
                                                   {PgParam::Text(std::string(id))}));
   if (rows.size() == 0) return std::optional<osb::Instance>();
   BROKER_ASSIGN_OR_RETURN(osb::Instance in, DecodeInstance(rows, 0));
+  locked_instances_.emplace_back(id);
   return std::optional<osb::Instance>(std::move(in));
 }
 
@@ -368,10 +370,19 @@ Status PgStoreTx::InsertInstance(const osb::Instance& instance) {
     Log()->debug("store.insert_raced table=service_instances instance_id={}", instance.id);
     return Status::Aborted("instance " + instance.id + " was created concurrently");
   }
+  locked_instances_.push_back(instance.id);
   return Status::Ok();
 }
 
+bool PgStoreTx::Locked(const std::vector<std::string>& ids, std::string_view id) const {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
 Status PgStoreTx::UpdateInstance(const osb::Instance& instance) {
+  if (Locked(locked_instances_, instance.id)) {
+    conn_.Defer("update instance", UpdateInstanceSql(), WithoutLast(InstanceParams(instance)));
+    return Status::Ok();
+  }
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update instance", UpdateInstanceSql(),
                                                   WithoutLast(InstanceParams(instance))));
   if (rows.affected() == 0) return Status::NotFound("instance " + instance.id + " does not exist");
@@ -379,6 +390,7 @@ Status PgStoreTx::UpdateInstance(const osb::Instance& instance) {
 }
 
 void PgStoreTx::HoldLockedBinding(std::string id, PgRows rows, int first_column) {
+  locked_bindings_.push_back(id);
   held_.emplace(Held{std::move(id), std::move(rows), first_column});
 }
 
@@ -391,6 +403,7 @@ Result<std::optional<osb::Binding>> PgStoreTx::LockBinding(std::string_view id) 
                                                   {PgParam::Text(std::string(id))}));
   if (rows.size() == 0) return std::optional<osb::Binding>();
   BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, 0));
+  locked_bindings_.emplace_back(id);
   return std::optional<osb::Binding>(std::move(b));
 }
 
@@ -402,12 +415,17 @@ Status PgStoreTx::InsertBinding(const osb::Binding& binding) {
     Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
     return Status::Aborted("binding " + binding.id + " was created concurrently");
   }
+  locked_bindings_.push_back(binding.id);
   return Status::Ok();
 }
 
 Status PgStoreTx::UpdateBinding(const osb::Binding& binding) {
   if (held_ && held_->id == binding.id) held_.reset();
   BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
+  if (Locked(locked_bindings_, binding.id)) {
+    conn_.Defer("update binding", UpdateBindingSql(), WithoutLast(std::move(params)));
+    return Status::Ok();
+  }
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("update binding", UpdateBindingSql(),
                                                   WithoutLast(std::move(params))));
   if (rows.affected() == 0) return Status::NotFound("binding " + binding.id + " does not exist");
@@ -421,6 +439,7 @@ Result<std::vector<osb::Binding>> PgStoreTx::LockLiveBindings(std::string_view i
   out.reserve(static_cast<std::size_t>(rows.size()));
   for (int r = 0; r < rows.size(); ++r) {
     BROKER_ASSIGN_OR_RETURN(osb::Binding b, DecodeBinding(keys_, rows, r));
+    locked_bindings_.push_back(b.id);
     out.push_back(std::move(b));
   }
   return out;
@@ -448,12 +467,12 @@ Result<int> PgStoreTx::CancelJobs(std::string_view binding_id, osb::JobKind kind
 }
 
 Status PgStoreTx::RecordEvent(const osb::Event& event) {
-  auto rows = conn_.Exec("record event", RecordEventSql(),
-                         {PgParam::Text(event.kind), PgParam::Text(event.instance_id),
-                          PgParam::Text(event.binding_id), PgParam::Text(event.actor),
-                          PgParam::Text(event.request_id),
-                          PgParam::Text(event.detail_json.empty() ? "{}" : event.detail_json)});
-  return rows.ok() ? Status::Ok() : rows.status();
+  conn_.Defer("record event", RecordEventSql(),
+              {PgParam::Text(event.kind), PgParam::Text(event.instance_id),
+               PgParam::Text(event.binding_id), PgParam::Text(event.actor),
+               PgParam::Text(event.request_id),
+               PgParam::Text(event.detail_json.empty() ? "{}" : event.detail_json)});
+  return Status::Ok();
 }
 
 Status RunTransaction(PgPool& pool, int max_attempts, std::string_view what,
@@ -462,27 +481,31 @@ Status RunTransaction(PgPool& pool, int max_attempts, std::string_view what,
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool.Acquire());
     PgConnection& conn = lease.conn();
-    if (auto begun = conn.Exec("begin", "BEGIN"); !begun.ok()) {
-      // Nothing ran yet. A pooled connection may have died while idle (a database failover);
-      // the broken one is closed with its lease and the next attempt opens a fresh one.
-      if (begun.status().code() == base::Code::kUnavailable && attempt < max_attempts) {
-        last = begun.status();
-        continue;
-      }
-      return begun.status();
-    }
+    // BEGIN travels with the body's first statement: one round trip fewer.
+    conn.Defer("begin", "BEGIN");
+    const std::uint64_t ran_before = conn.statements_ok();
 
     Status status = body(conn);
+    if (status.code() == base::Code::kUnavailable && conn.statements_ok() == ran_before &&
+        attempt < max_attempts) {
+      // Nothing ran, not even BEGIN. A pooled connection may have died while idle (a database
+      // failover); the broken one is closed with its lease and the next attempt opens a fresh one.
+      conn.DiscardDeferred();
+      last = status;
+      continue;
+    }
     if (status.ok() && conn.InFailedTransaction()) {
       // A statement failed but the body carried on; COMMIT would silently roll back.
       Log()->error("store.transaction_error_ignored what={} attempt={}", what, attempt);
       status = Status::Internal("database error");
     }
     if (status.ok()) {
+      // The deferred writes go with it; the first of them to fail is the transaction's Status.
       auto committed = conn.Exec("commit", "COMMIT");
       if (committed.ok()) return Status::Ok();
-      status = committed.status();  // a failed COMMIT has ended the transaction
+      status = committed.status();
     }
+    conn.DiscardDeferred();
     if (conn.InTransaction() && !conn.Exec("rollback", "ROLLBACK").ok()) conn.MarkBroken();
     if (status.code() != base::Code::kAborted) return status;
     last = status;

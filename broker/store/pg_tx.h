@@ -56,6 +56,9 @@ base::Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& rows
                                          int first_column = 0);
 
 // osb::StoreTx on one connection inside an open transaction (see pg_store.h for the mapping).
+// RecordEvent, and UpdateInstance / UpdateBinding of a row this transaction locked or inserted,
+// are deferred (PgConnection::Defer): they answer OK at once and reach the database with the
+// transaction's next statement or its COMMIT, whose Status carries their failure.
 class PgStoreTx final : public osb::StoreTx {
  public:
   // Both must outlive the PgStoreTx.
@@ -83,16 +86,25 @@ class PgStoreTx final : public osb::StoreTx {
     PgRows rows;
     int first_column;
   };
+  // Rows this transaction holds locked (read FOR UPDATE, or inserted): an update of one of them
+  // cannot miss, so it is deferred to the next round trip instead of costing one of its own.
+  bool Locked(const std::vector<std::string>& ids, std::string_view id) const;
+
   PgConnection& conn_;
   const KeyRing& keys_;
   std::optional<Held> held_;
+  std::vector<std::string> locked_instances_;
+  std::vector<std::string> locked_bindings_;
 };
 
 // Runs `body` between BEGIN and COMMIT on a pooled connection. Commits when it returns OK (and
 // no statement of the transaction failed: a swallowed failure is kInternal "database error");
-// rolls back otherwise. When `body` or the COMMIT fails with kAborted, or BEGIN finds the pooled
-// connection dead (kUnavailable), runs it again on a fresh transaction: `max_attempts` in total.
-// Returns body's Status, the commit's, or the last kAborted. `what` names the loop in logs.
+// rolls back otherwise. BEGIN is deferred (it travels with the body's first statement) and so may
+// be the body's own writes (PgConnection::Defer): they travel with the COMMIT, and the first of
+// them to fail is the commit's Status. When `body` or the COMMIT fails with kAborted, or the
+// first round trip finds the pooled connection dead (kUnavailable, nothing ran), runs it again on
+// a fresh transaction: `max_attempts` in total. Returns body's Status, the commit's, or the last
+// kAborted. `what` names the loop in logs.
 base::Status RunTransaction(PgPool& pool, int max_attempts, std::string_view what,
                             const std::function<base::Status(PgConnection&)>& body);
 

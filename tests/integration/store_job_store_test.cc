@@ -576,6 +576,29 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
     CHECK((*f.store.ReadBinding("bind-1"))->description == "droplet copied");
   }
 
+  TEST_CASE("a fenced transaction holds its job: a claimer skips it even after the lease expired") {
+    Fixture f;
+    f.AddBinding("bind-1");
+    const auto id = f.Enqueue("bind-1");
+    REQUIRE(f.MustClaim("w1", milliseconds(200)).has_value());
+
+    std::optional<ClaimedJob> taken_meanwhile;
+    const Status fenced = f.store.Fenced(Lease{id, "w1"}, [&](JobTx& tx) {
+      std::this_thread::sleep_for(milliseconds(500));  // the lease has expired by now
+      taken_meanwhile = f.MustClaim("w2");
+      tx.job().step = "set_droplet";
+      return Status::Ok();
+    });
+    // The job write that travels with the COMMIT matched the row: the fence could not move.
+    CHECK(fenced.ok());
+    CHECK_FALSE(taken_meanwhile.has_value());
+    CHECK(f.db.Query("SELECT status, locked_by, step FROM jobs") == Rows{{"running", "w1", "set_droplet"}});
+    // Once the transaction ended, the expired lease is claimable as before.
+    const auto again = f.MustClaim("w2");
+    REQUIRE(again.has_value());
+    CHECK(again->id == id);
+  }
+
   TEST_CASE("a function that loses a race runs again with the job preset afresh") {
     Fixture f;
     f.AddBinding("bind-1");

@@ -443,6 +443,26 @@ TEST_SUITE("store::PgStore") {
           Rows{{"binding.bind_requested", "inst-1", "bind-1", "user-guid-1", "req-1", "app-1"}});
   }
 
+  TEST_CASE("a deferred write that fails at COMMIT fails the transaction and leaves nothing") {
+    Fixture f;
+    REQUIRE(Put(f.store, SampleInstance("inst-0")).ok());
+    const std::string before = f.db.Snapshot();
+    Status recorded;
+    const Status s = f.store.InTransaction([&](osb::StoreTx& tx) {
+      BROKER_RETURN_IF_ERROR(tx.InsertInstance(SampleInstance("inst-1")));
+      osb::Event e;
+      e.kind = "x";
+      e.detail_json = "{not json";  // the database refuses it, at the COMMIT it travels with
+      recorded = tx.RecordEvent(e);
+      return Status::Ok();
+    });
+    CHECK(recorded.ok());  // deferred: accepted before the database saw it
+    CHECK(s.code() == Code::kInternal);
+    CHECK(f.db.Snapshot() == before);
+    // The connection went back to the pool usable.
+    CHECK(Put(f.store, SampleInstance("inst-2")).ok());
+  }
+
   TEST_CASE("a transaction whose function fails leaves no rows behind") {
     Fixture f;
     REQUIRE(Put(f.store, SampleInstance("inst-0")).ok());
@@ -707,6 +727,73 @@ TEST_SUITE("store::PgPool") {
       CHECK(third.ok());
     }
     CHECK(pool.open_connections() == 1);
+  }
+
+  TEST_CASE("deferred statements travel with the next Exec, in order, in one round trip") {
+    for (const bool prepare : {true, false}) {
+      CAPTURE(prepare);
+      TestDatabase db;
+      PgPool::Options o;
+      o.url = db.url();
+      o.prepare_statements = prepare;
+      PgPool pool(o);
+      auto lease = pool.Acquire();
+      REQUIRE(lease.ok());
+      PgConnection& c = lease->conn();
+      REQUIRE(c.Exec("create", "CREATE TEMP TABLE t (n int, xid bigint)").ok());
+      const std::string insert = "INSERT INTO t VALUES ($1::int, txid_current())";
+      const std::string count = "SELECT count(*) FROM t";
+
+      // Sent with one Sync, outside a transaction, statements share one implicit transaction:
+      // the same txid proves they travelled together.
+      c.Defer("insert 1", insert, {PgParam::Int(1)});
+      c.Defer("insert 2", insert, {PgParam::Int(2)});
+      CHECK(c.HasDeferred());
+      const auto before = c.statements_ok();
+      auto rows = c.Exec("read", "SELECT string_agg(n::text, ',' ORDER BY n), min(xid) = max(xid), "
+                                 "min(xid) = txid_current() FROM t");
+      REQUIRE_MESSAGE(rows.ok(), rows.status().ToString());
+      CHECK(rows->Get(0, 0) == "1,2");
+      CHECK(rows->Get(0, 1) == "t");
+      CHECK(rows->Get(0, 2) == "t");
+      CHECK(c.statements_ok() == before + 3);
+      CHECK_FALSE(c.HasDeferred());
+
+      SUBCASE("when a deferred statement fails, the Exec fails with it and nothing of the batch stays") {
+        c.Defer("insert 3", insert, {PgParam::Int(3)});
+        c.Defer("insert bad", insert, {PgParam::Text("not a number")});
+        c.Defer("insert 4", insert, {PgParam::Int(4)});
+        auto failed = c.Exec("read", count);
+        CHECK(failed.status().code() == Code::kInternal);
+        CHECK_FALSE(c.broken());
+        auto after = c.Exec("read", count);
+        REQUIRE(after.ok());
+        CHECK(after->Get(0, 0) == "2");
+      }
+      SUBCASE("when Flush sends them alone; DiscardDeferred drops them unsent") {
+        c.Defer("insert 5", insert, {PgParam::Int(5)});
+        CHECK(c.Flush().ok());
+        CHECK(c.Flush().ok());  // nothing queued
+        c.Defer("insert 6", insert, {PgParam::Int(6)});
+        c.DiscardDeferred();
+        auto after = c.Exec("read", "SELECT string_agg(n::text, ',' ORDER BY n) FROM t");
+        REQUIRE(after.ok());
+        CHECK(after->Get(0, 0) == "1,2,5");
+      }
+      SUBCASE("when a transaction is open, a deferred failure aborts it") {
+        REQUIRE(c.Exec("begin", "BEGIN").ok());
+        c.Defer("insert bad", insert, {PgParam::Text("x")});
+        CHECK_FALSE(c.Exec("commit", "COMMIT").ok());
+        CHECK(c.InFailedTransaction());
+        REQUIRE(c.Exec("rollback", "ROLLBACK").ok());
+        CHECK_FALSE(c.InTransaction());
+      }
+      SUBCASE("when a lease goes back with statements still deferred, the connection is closed") {
+        c.Defer("insert 7", insert, {PgParam::Int(7)});
+        { auto gone = std::move(lease).value(); }
+        CHECK(pool.open_connections() == 0);
+      }
+    }
   }
 
   TEST_CASE("a connection the server killed is discarded and replaced on next use") {
