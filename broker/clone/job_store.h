@@ -88,7 +88,7 @@ class JobStore {
  public:
   virtual ~JobStore() = default;
 
-  // Claims the job that has waited longest among those that are runnable now: status
+  // Claims the oldest job (the first enqueued) among those that are runnable now: status
   // 'available' or 'retryable' with run_at <= now, or 'running' with an expired lease (a dead
   // worker's; its attempt is not counted again). The claim sets status 'running', locked_by =
   // worker_id, locked_until = now + lease, in one statement (FOR UPDATE SKIP LOCKED), so two

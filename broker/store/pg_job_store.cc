@@ -23,8 +23,11 @@ std::string MillisParam(int n) {
   return "($" + std::to_string(n) + "::bigint * interval '1 millisecond')";
 }
 
-// One statement: the runnable row that has waited longest, taken under a lease, with its
-// binding. The subquery's FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being
+// One statement: the oldest runnable row (lowest id), taken under a lease, with its binding.
+// Oldest, not longest-waiting: a job that comes back from a wait on the platform goes ahead of
+// the binds queued behind it, so under a burst the binds finish in the order they came (instead
+// of all of them near the end) and the platform's polling of them ends sooner. A job is runnable
+// only while it is not waiting, so a new job still runs whenever the older ones wait. The subquery's FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being
 // taken; in READ COMMITTED a row that was taken and committed meanwhile is re-checked against the
 // WHERE clause (no longer runnable) and skipped too. The statement commits on its own (no
 // transaction around it).
@@ -41,7 +44,7 @@ const std::string& ClaimSql() {
       "WHERE id = (SELECT id FROM jobs "
       "WHERE (status IN ('available', 'retryable') AND run_at <= now()) "
       "OR (status = 'running' AND locked_until < now()) "
-      "ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+      "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
       "RETURNING id, binding_id, kind, step, outputs, attempt, max_attempts, deadline_at, "
       "created_at) "
       "SELECT c.id, c.binding_id, c.kind, c.step, c.outputs::text, c.attempt, c.max_attempts, " +

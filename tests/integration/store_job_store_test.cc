@@ -136,20 +136,22 @@ std::function<Status(JobTx&)> MustNotRun(int* calls) {
 }
 
 TEST_SUITE("store::PgStore as clone::JobStore") {
-  TEST_CASE("Claim takes the runnable job that waited longest, with its binding, under a lease") {
+  TEST_CASE("Claim takes the oldest runnable job, with its binding, under a lease") {
     Fixture f;
     const osb::Binding b = f.AddBinding("bind-1");
     f.AddBinding("bind-2", false);
     CHECK_FALSE(f.MustClaim("w1").has_value());  // nothing enqueued
 
     const auto future = f.Enqueue("bind-1");
-    const auto newer = f.Enqueue("bind-2", osb::JobKind::kTeardown);
     const auto older = f.Enqueue("bind-1");
+    const auto newer = f.Enqueue("bind-2", osb::JobKind::kTeardown);
     f.db.Query("UPDATE jobs SET run_at = now() + interval '1 hour' WHERE id = " +
                std::to_string(future));
-    f.db.Query("UPDATE jobs SET run_at = now() - interval '1 minute' WHERE id = " +
-               std::to_string(newer));
+    // The newer job has been runnable for longer (the older one waited on the platform and is
+    // due again just now): the older one still goes first, so jobs finish in the order they came.
     f.db.Query("UPDATE jobs SET run_at = now() - interval '2 minutes' WHERE id = " +
+               std::to_string(newer));
+    f.db.Query("UPDATE jobs SET run_at = now() - interval '1 second', status = 'retryable' WHERE id = " +
                std::to_string(older));
 
     const auto first = f.MustClaim("w1");
