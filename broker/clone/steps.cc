@@ -571,10 +571,21 @@ bool SessionReported(const osb::Binding& b) {
 
 StepOutcome AwaitSession(StepContext& ctx) {
   constexpr std::string_view kStep = step::kAwaitSession;
+  // The report first: once the bootstrap inside the clone has reported, the clone is running and
+  // nothing else needs asking (one Cloud Controller call fewer on the run that finds it).
+  auto binding = ctx.read_binding();
+  if (!binding.ok()) return StepOutcome::Error(binding.status());
+  if (binding->has_value() && SessionReported(**binding)) return StepOutcome::Done();
+  if (binding->has_value()) {
+    if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
+      return StepOutcome::Fail(
+          session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));
+    }
+  }
+
   const std::string clone = CloneGuid(ctx);
   auto stats = ctx.cc.GetProcessStats(clone);
   if (!stats.ok()) return CcFailure(ctx, kStep, "get_stats", stats.status(), "reading the clone's state failed");
-  bool running = false;
   for (const auto& st : *stats) {
     if (st.state == "CRASHED") {
       std::string lines;
@@ -588,22 +599,12 @@ StepOutcome AwaitSession(StepContext& ctx) {
                                (lines.empty() ? std::string(" (no log lines were available)")
                                               : "; its last log lines: " + lines));
     }
-    if (st.state == "RUNNING") running = true;
     if (st.state == "DOWN" && !st.details.empty()) {
       Log()->warn("clone.placement job={} binding={} details={}", ctx.job.id, ctx.job.binding.id,
                   base::LogQuote(st.details));
     }
   }
-  if (!running) return StepOutcome::Wait(ctx.settings.poll_interval);
-  auto binding = ctx.read_binding();
-  if (!binding.ok()) return StepOutcome::Error(binding.status());
-  if (binding->has_value() && SessionReported(**binding)) return StepOutcome::Done();
-  if (binding->has_value()) {
-    if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
-      return StepOutcome::Fail(
-          session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));
-    }
-  }
+  // Starting, or running and the bootstrap has not reported yet: look again later.
   return StepOutcome::Wait(ctx.settings.poll_interval);
 }
 
