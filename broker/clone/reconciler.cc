@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "broker/base/log.h"
+#include "broker/base/thread.h"
 
 namespace broker::clone {
 namespace {
@@ -40,7 +41,10 @@ void Reconciler::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = false;
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("reconciler");
+    Loop();
+  });
   Log()->info("reconciler.started interval_ms={} orphan_grace_s={}", options_.interval.count(),
               options_.orphan_grace.count());
 }

@@ -7,6 +7,7 @@
 #include "broker/base/encoding.h"
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
+#include "broker/base/thread.h"
 #include "broker/base/url.h"
 #include "broker/osb/json_util.h"
 
@@ -72,8 +73,16 @@ Worker::~Worker() { Stop(); }
 
 void Worker::Start() {
   if (options_.threads <= 0 || !threads_.empty()) return;
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this, i] { Loop(i); });
-  heartbeat_ = std::thread([this] { Heartbeat(); });
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this, i] {
+      base::NameThisThread("worker/" + std::to_string(i));
+      Loop(i);
+    });
+  }
+  heartbeat_ = std::thread([this] {
+    base::NameThisThread("heartbeat");
+    Heartbeat();
+  });
   Log()->info("worker.started id={} threads={} lease_ms={}", options_.worker_id, options_.threads,
               options_.lease.count());
 }
