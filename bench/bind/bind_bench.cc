@@ -139,6 +139,32 @@ std::uint64_t CpuTicks(pid_t pid) {
   return utime + stime;
 }
 
+// Nanoseconds each thread of `pid` has run (the first field of /proc/<pid>/task/<tid>/schedstat),
+// summed into the clone worker's threads (named worker/<n> and heartbeat by the broker) and all the
+// others (Pistache's listener and reactors, which answer the HTTP requests, main, spdlog). Empty
+// when the kernel has no schedstat files.
+struct ThreadSplit {
+  std::uint64_t worker_ns = 0;
+  std::uint64_t other_ns = 0;
+  bool available = false;
+};
+
+ThreadSplit ThreadRuntimes(pid_t pid) {
+  ThreadSplit split;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::ifstream sched(task.path() / "schedstat");
+    std::string name;
+    std::uint64_t ns = 0;
+    if (!std::getline(comm, name) || !(sched >> ns)) continue;  // the thread just ended
+    split.available = true;
+    (name.rfind("worker/", 0) == 0 || name == "heartbeat" ? split.worker_ns : split.other_ns) += ns;
+  }
+  return split;
+}
+
 double TicksToSeconds(std::uint64_t ticks) { return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK)); }
 
 // A "Vm...:" value of /proc/<pid>/status in kB, or -1.
@@ -299,6 +325,7 @@ int Run() {
   fake.ClearJournal();
   const double self_cpu_before = SelfCpuSeconds();
   const std::uint64_t cpu_before = CpuTicks(broker.pid());
+  const ThreadSplit threads_before = ThreadRuntimes(broker.pid());
   std::cerr << "bind_bench: " << opt.binds << " binds from " << opt.client_threads << " client threads\n";
 
   // Each client thread PUTs bindings off a shared counter, then polls the ones it PUT.
@@ -380,6 +407,7 @@ int Run() {
     lastop_gets += b.lastop_gets;
   }
   const std::uint64_t cpu_after = CpuTicks(broker.pid());
+  const ThreadSplit threads_after = ThreadRuntimes(broker.pid());
   const double self_cpu = SelfCpuSeconds() - self_cpu_before;
   const long rss_peak_kb = StatusKb(broker.pid(), "VmHWM");
   const std::vector<Fake::JournalEntry> journal = fake.Journal();
@@ -491,6 +519,14 @@ int Run() {
   } else {
     row("  last_operation GETs answered", std::to_string(lastop_gets),
         "(" + Fixed(lastop_gets / n, 1) + " per bind; not calibrated: BENCH_CALIBRATION_GETS=0)");
+  }
+  if (threads_before.available && threads_after.available) {
+    const double worker_ms = static_cast<double>(threads_after.worker_ns - threads_before.worker_ns) / 1e6 / n;
+    const double other_ms = static_cast<double>(threads_after.other_ns - threads_before.other_ns) / 1e6 / n;
+    row("  of which clone worker threads, ms/bind", Fixed(worker_ms, 2),
+        "(worker/<n> + heartbeat, scheduler runtime from /proc/<pid>/task/*/schedstat)");
+    row("  of which HTTP and other threads, ms/bind", Fixed(other_ms, 2),
+        "(PUTs, session reports, the last_operation polls; main, logging)");
   }
   row("broker peak RSS (VmHWM), MB", Fixed(static_cast<double>(rss_peak_kb) / 1024.0, 1));
   row("CC non-poll calls per bind", Fixed(non_poll_per_bind, 2),
