@@ -100,11 +100,12 @@ class JobStore {
   // no longer running under this worker.
   virtual base::Status Renew(const Lease& lease, std::chrono::milliseconds duration) = 0;
 
-  // Runs `fn` in a transaction that holds the job's binding row locked (as osb::Broker locks it:
-  // binding before job), after checking the fence, then writes tx.job() to the job row under the
-  // fence again (releasing the lease unless the status stays kRunning) and commits. Nothing is
-  // written when `fn` fails (its Status is returned) or the fence does not hold, before `fn` or
-  // at the job write (kFailedPrecondition, reason kLeaseLost). Like osb::Store::InTransaction,
+  // Runs `fn` in a transaction that holds the job's binding row and then the job row locked (as
+  // osb::Broker locks them: binding before job), after checking the fence, then writes tx.job()
+  // to the job row (releasing the lease unless the status stays kRunning) and commits. While the
+  // transaction holds the job row no claimer or unbind can move the fence, so the check before
+  // `fn` is the one that counts. Nothing is written when `fn` fails (its Status is returned) or
+  // the fence does not hold (kFailedPrecondition, reason kLeaseLost). Like osb::Store::InTransaction,
   // `fn` may be run again after a lost race, so it must reset whatever it captures. `fn` must not
   // lock the instance row (deprovision locks instance then bindings: the opposite order
   // deadlocks). tx.store().LockBinding of the job's binding costs no extra round trip.
