@@ -27,10 +27,12 @@ std::string MillisParam(int n) {
 // Oldest, not longest-waiting: a job that comes back from a wait on the platform goes ahead of
 // the binds queued behind it, so under a burst the binds finish in the order they came (instead
 // of all of them near the end) and the platform's polling of them ends sooner. A job is runnable
-// only while it is not waiting, so a new job still runs whenever the older ones wait. The subquery's FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being
-// taken; in READ COMMITTED a row that was taken and committed meanwhile is re-checked against the
-// WHERE clause (no longer runnable) and skipped too. The statement commits on its own (no
-// transaction around it).
+// only while it is not waiting, so a new job still runs whenever the older ones wait.
+//
+// The subquery's FOR UPDATE SKIP LOCKED makes a concurrent claimer pass over a row being taken;
+// in READ COMMITTED a row that was taken and committed meanwhile is re-checked against the WHERE
+// clause (no longer runnable) and skipped too. The statement commits on its own (no transaction
+// around it).
 //
 // The binding is read with the statement's snapshot. Only the job's holder writes the fields a
 // claimer could see change meanwhile (a worker whose lease expired, writing while this claim
