@@ -140,11 +140,13 @@ std::uint64_t CpuTicks(pid_t pid) {
 }
 
 // Nanoseconds each thread of `pid` has run (the first field of /proc/<pid>/task/<tid>/schedstat),
-// summed into the clone worker's threads (named worker/<n> and heartbeat by the broker) and all the
-// others (Pistache's listener and reactors, which answer the HTTP requests, main, spdlog). Empty
-// when the kernel has no schedstat files.
+// summed into the clone worker's threads (named worker/<n> and heartbeat by the broker), the
+// HTTP reactors (named http once they answered a request) and all the others (Pistache's
+// listener, which accepts the connections, main, logging). Empty when the kernel has no
+// schedstat files.
 struct ThreadSplit {
   std::uint64_t worker_ns = 0;
+  std::uint64_t http_ns = 0;
   std::uint64_t other_ns = 0;
   bool available = false;
 };
@@ -160,7 +162,13 @@ ThreadSplit ThreadRuntimes(pid_t pid) {
     std::uint64_t ns = 0;
     if (!std::getline(comm, name) || !(sched >> ns)) continue;  // the thread just ended
     split.available = true;
-    (name.rfind("worker/", 0) == 0 || name == "heartbeat" ? split.worker_ns : split.other_ns) += ns;
+    if (name.rfind("worker/", 0) == 0 || name == "heartbeat") {
+      split.worker_ns += ns;
+    } else if (name == "http") {
+      split.http_ns += ns;
+    } else {
+      split.other_ns += ns;
+    }
   }
   return split;
 }
@@ -522,11 +530,14 @@ int Run() {
   }
   if (threads_before.available && threads_after.available) {
     const double worker_ms = static_cast<double>(threads_after.worker_ns - threads_before.worker_ns) / 1e6 / n;
+    const double http_ms = static_cast<double>(threads_after.http_ns - threads_before.http_ns) / 1e6 / n;
     const double other_ms = static_cast<double>(threads_after.other_ns - threads_before.other_ns) / 1e6 / n;
     row("  of which clone worker threads, ms/bind", Fixed(worker_ms, 2),
         "(worker/<n> + heartbeat, scheduler runtime from /proc/<pid>/task/*/schedstat)");
-    row("  of which HTTP and other threads, ms/bind", Fixed(other_ms, 2),
-        "(PUTs, session reports, the last_operation polls; main, logging)");
+    row("  of which HTTP reactor threads, ms/bind", Fixed(http_ms, 2),
+        "(http: the PUTs, the session reports, the last_operation polls)");
+    row("  of which the other threads, ms/bind", Fixed(other_ms, 2),
+        "(the listener accepting connections, main, logging)");
   }
   row("broker peak RSS (VmHWM), MB", Fixed(static_cast<double>(rss_peak_kb) / 1024.0, 1));
   row("CC non-poll calls per bind", Fixed(non_poll_per_bind, 2),

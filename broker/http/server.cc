@@ -14,6 +14,7 @@
 
 #include "broker/base/ids.h"
 #include "broker/base/log.h"
+#include "broker/base/thread.h"
 #include "broker/http/codec.h"
 #include "broker/http/error_mapping.h"
 #include "broker/http/response.h"
@@ -206,6 +207,12 @@ struct Server::Impl {
   RouteResult Serve(Endpoint endpoint, bool osb_route, const Request& req, ResponseWriter resp,
                     const std::function<Result<Reply>(Call&)>& handler) {
     const auto start = std::chrono::steady_clock::now();
+    // Pistache starts its reactor threads unnamed; each takes a name with its first request.
+    thread_local bool named = false;
+    if (!named) {
+      base::NameThisThread("http");
+      named = true;
+    }
     Call call{req, {}, {}, {}};
     const auto request_identity = RawHeader(req, "X-Broker-API-Request-Identity");
     call.ctx.request_id = request_identity.has_value() && !request_identity->empty()
