@@ -119,10 +119,8 @@ struct ParamArrays {
 base::Result<PgRows> PgConnection::Exec(std::string_view what, const std::string& sql,
                                         const std::vector<PgParam>& params) {
   if (!deferred_.empty()) {
-    std::vector<Pending> items = std::move(deferred_);
-    deferred_.clear();
-    items.push_back({std::string(what), sql, params});
-    return Pipeline(std::move(items));
+    Defer(what, sql, params);
+    return Pipeline(TakeDeferred());
   }
   if (broken()) return base::Status::Unavailable("database unavailable");
   const ParamArrays a(params);
@@ -135,7 +133,7 @@ base::Result<PgRows> PgConnection::Exec(std::string_view what, const std::string
   } else {
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
-      std::string name = "broker_s" + std::to_string(++statement_names_);
+      std::string name = NextStatementName();
       auto prepared =
           Check(what, PgResultPtr(PQprepare(conn_.get(), name.c_str(), sql.c_str(), n, nullptr)));
       if (!prepared.ok()) return prepared.status();
@@ -152,11 +150,17 @@ void PgConnection::Defer(std::string_view what, const std::string& sql, std::vec
   deferred_.push_back({std::string(what), sql, std::move(params)});
 }
 
+std::vector<PgConnection::Pending> PgConnection::TakeDeferred() {
+  std::vector<Pending> items;
+  items.swap(deferred_);
+  return items;
+}
+
+std::string PgConnection::NextStatementName() { return "broker_s" + std::to_string(++statement_names_); }
+
 base::Status PgConnection::Flush() {
   if (deferred_.empty()) return base::Status::Ok();
-  std::vector<Pending> items = std::move(deferred_);
-  deferred_.clear();
-  auto rows = Pipeline(std::move(items));
+  auto rows = Pipeline(TakeDeferred());
   return rows.ok() ? base::Status::Ok() : rows.status();
 }
 
@@ -195,7 +199,7 @@ base::Result<PgRows> PgConnection::Pipeline(std::vector<Pending> items) {
         name = it->second;
       } else {
         // Also when an earlier item of this batch prepares the same text: a second name is harmless.
-        name = "broker_s" + std::to_string(++statement_names_);
+        name = NextStatementName();
         if (PQsendPrepare(c, name.c_str(), p.sql.c_str(), a.size(), nullptr) == 0) return lost(p.what);
         expected.push_back({i, true, name});
       }
@@ -418,8 +422,11 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
   // means the server restarted or failed over, which killed the idle ones too: close those as
   // well, so the next callers get fresh connections instead of each tripping over a dead one.
   const bool broken = conn->broken();
-  const bool discard = broken || conn->InTransaction() || conn->HasDeferred();
-  if (discard && !broken) Log()->warn("store.connection_discarded reason=open_transaction");
+  const bool open = conn->InTransaction();
+  const bool discard = broken || open || conn->HasDeferred();
+  if (discard && !broken) {
+    Log()->warn("store.connection_discarded reason={}", open ? "open_transaction" : "deferred_statements");
+  }
   std::deque<std::unique_ptr<PgConnection>> closing;
   {
     std::lock_guard<std::mutex> lock(mu_);

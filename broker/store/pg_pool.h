@@ -159,6 +159,10 @@ class PgConnection {
   base::Result<PgRows> Check(std::string_view what, PgResultPtr result);
   // Sends `items` in one pipeline (one sync) and returns the last one's rows or the first failure.
   base::Result<PgRows> Pipeline(std::vector<Pending> items);
+  // What Defer() queued, leaving the queue empty.
+  std::vector<Pending> TakeDeferred();
+  // A prepared statement name never used on this connection (broker_s<n>).
+  std::string NextStatementName();
 
   PgConnPtr conn_;
   bool prepare_statements_;
