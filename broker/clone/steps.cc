@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <set>
 
 #include "broker/base/digest.h"
@@ -256,14 +257,20 @@ StepOutcome CreateClone(StepContext& ctx) {
   const osb::Binding& b = ctx.job.binding;
   Value& clone = out.Obj("clone");
 
-  // Adopt a clone an earlier attempt made (found by label, never by name).
-  auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + b.id);
-  if (!found.ok()) return CcFailure(ctx, kStep, "find_apps", found.status(), "looking for an existing clone failed");
-  if (!found->empty()) {
-    out.Set(clone, "guid", found->front().guid);
-    out.Set(clone, "name", found->front().name);
-    Log()->info("clone.adopted job={} binding={} clone={}", ctx.job.id, b.id, found->front().guid);
-    return StepOutcome::Done();
+  // Adopt a clone an earlier attempt made (found by label, never by name). Every attempt makes
+  // the session token's hash durable (below) before it asks for the app, so while the binding
+  // row as this job claimed it has no hash, no attempt has got that far (a claim reads the row
+  // after any earlier holder's writes) and there is nothing to look for: the common first run
+  // saves the call.
+  if (!b.session_token_hash.empty()) {
+    auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + b.id);
+    if (!found.ok()) return CcFailure(ctx, kStep, "find_apps", found.status(), "looking for an existing clone failed");
+    if (!found->empty()) {
+      out.Set(clone, "guid", found->front().guid);
+      out.Set(clone, "name", found->front().name);
+      Log()->info("clone.adopted job={} binding={} clone={}", ctx.job.id, b.id, found->front().guid);
+      return StepOutcome::Done();
+    }
   }
 
   const Value& src = out.Obj("source");
@@ -481,7 +488,9 @@ StepOutcome BindServices(StepContext& ctx) {
   for (const auto& e : *existing) bound.insert(e.service_instance_guid);
 
   const bool strict = Strict(ctx);
-  for (auto& b : todo.GetArray()) {
+  const auto items = todo.GetArray();
+  for (auto it = items.begin(); it != items.end(); ++it) {
+    auto& b = *it;
     if (!b.IsObject() || b.HasMember("state")) continue;  // handled by an earlier attempt
     const std::string instance = out.Str(b, "instance_guid");
     if (bound.count(instance) > 0) {
@@ -502,7 +511,9 @@ StepOutcome BindServices(StepContext& ctx) {
       out.Set(b, "state", std::string(job->has_value() ? "pending" : "created"));
       if (job->has_value()) out.Set(b, "job", **job);
     }
-    // Durable at once: a crash now must not create this binding twice or lose its job.
+    // Durable at once: a crash now must not create this binding twice or lose its job. After the
+    // last one the step's own checkpoint, written next, does it.
+    if (std::next(it) == items.end()) break;
     const Status saved = ctx.save_outputs();
     if (!saved.ok()) return StepOutcome::Error(saved);
   }

@@ -81,7 +81,9 @@ struct StepContext {
   std::function<base::Status(const std::function<base::Status(JobTx&)>&)> fenced;
   // Saves `outputs` (the job staying at its step, under the lease) in one statement.
   std::function<base::Status()> save_outputs;
-  // Reads the binding as it is now (the session report arrives on another thread).
+  // Reads the binding as it is now (the session report arrives on another thread). In the first
+  // step of a claim it answers with the row the claim read together with the job, without a
+  // second round trip.
   std::function<base::Result<std::optional<osb::Binding>>()> read_binding;
   // The process's memo of rarely changing Cloud Controller facts (our plans, taken clone names);
   // nullptr: ask Cloud Controller every time.

@@ -139,6 +139,12 @@ TEST_SUITE("clone::Engine") {
       if (!poll && e.path.rfind("/v3", 0) == 0) ++non_poll;
     }
     CHECK(non_poll <= 25);
+    // A first attempt has no clone to adopt (no session token hash was recorded before it), so
+    // it does not look one up by label.
+    for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
+      const auto sel = e.query_params.find("label_selector");
+      CHECK((sel == e.query_params.end() || sel->second != std::string(kLabelKey) + "=" + bid));
+    }
 
     // Credentials: the reported session plus the clone's facts.
     const auto creds = t.Credentials(bid);
@@ -445,6 +451,16 @@ TEST_SUITE("clone::Engine") {
       CHECK(t.ClonesOf(bid).size() == 1);
       CHECK(t.AllClones().size() == 1);
       if (!t.ClonesOf(bid).empty()) CHECK(t.fake.BindingsOfApp(t.ClonesOf(bid).front().guid).size() == 3);
+      if (std::string_view(h.step) == "create_clone") {
+        // The killed attempt recorded its token hash before asking for the app, so the re-run
+        // looked the clone up by its label (and adopted it: one clone, above).
+        int lookups = 0;
+        for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
+          const auto sel = e.query_params.find("label_selector");
+          if (sel != e.query_params.end() && sel->second == std::string(kLabelKey) + "=" + bid) ++lookups;
+        }
+        CHECK(lookups == 1);
+      }
       // And an unbind of it leaves nothing behind.
       CHECK(CloneTest::State(t.UnbindAndWait(bid)) == "succeeded");
       CHECK(t.AllClones().empty());
