@@ -481,11 +481,16 @@ StepOutcome BindServices(StepContext& ctx) {
   Value& todo = out.Arr("bindings");
   if (todo.Empty()) return StepOutcome::Done();
 
-  // Bindings an earlier attempt created are adopted by their service instance.
-  auto existing = ctx.cc.ListAppBindings(clone);
-  if (!existing.ok()) return CcFailure(ctx, kStep, "list_app_bindings", existing.status(), "listing the clone's bindings failed");
+  // Bindings an earlier attempt created are adopted by their service instance. A step this claim
+  // has just entered had no earlier attempt, so there is nothing to list.
   std::set<std::string> bound;
-  for (const auto& e : *existing) bound.insert(e.service_instance_guid);
+  if (ctx.resumed) {
+    auto existing = ctx.cc.ListAppBindings(clone);
+    if (!existing.ok()) {
+      return CcFailure(ctx, kStep, "list_app_bindings", existing.status(), "listing the clone's bindings failed");
+    }
+    for (const auto& e : *existing) bound.insert(e.service_instance_guid);
+  }
 
   const bool strict = Strict(ctx);
   const auto items = todo.GetArray();

@@ -88,6 +88,10 @@ struct StepContext {
   // The process's memo of rarely changing Cloud Controller facts (our plans, taken clone names);
   // nullptr: ask Cloud Controller every time.
   CcMemo* memo = nullptr;
+  // False when an earlier step of this same claim moved the job to this step: then no attempt of
+  // it ran before (only this worker held the job since), and a step may skip looking for what
+  // an earlier attempt made. True for the first step of a claim, which may be a re-run.
+  bool resumed = true;
 };
 
 // Runs step `name` of the job's kind. An unknown name is a kFail outcome.

@@ -181,7 +181,8 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
                         if (claim_read_fresh) return std::optional<osb::Binding>(job.binding);
                         return store_.ReadBinding(job.binding.id);
                       },
-                      &memo_};
+                      &memo_,
+                      /*resumed=*/claim_read_fresh};
       const auto started = std::chrono::steady_clock::now();
       outcome = RunStep(job.step, ctx);
       claim_read_fresh = false;

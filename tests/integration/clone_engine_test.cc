@@ -145,6 +145,12 @@ TEST_SUITE("clone::Engine") {
       const auto sel = e.query_params.find("label_selector");
       CHECK((sel == e.query_params.end() || sel->second != std::string(kLabelKey) + "=" + bid));
     }
+    // Nor does bind_services, entered in the claim that configured the process, list the clone's
+    // bindings (there can be none from an earlier attempt).
+    for (const auto& e : t.fake.Calls("GET", "/v3/service_credential_bindings")) {
+      const auto apps = e.query_params.find("app_guids");
+      CHECK((apps == e.query_params.end() || apps->second != clone.guid));
+    }
 
     // Credentials: the reported session plus the clone's facts.
     const auto creds = t.Credentials(bid);
@@ -451,6 +457,17 @@ TEST_SUITE("clone::Engine") {
       CHECK(t.ClonesOf(bid).size() == 1);
       CHECK(t.AllClones().size() == 1);
       if (!t.ClonesOf(bid).empty()) CHECK(t.fake.BindingsOfApp(t.ClonesOf(bid).front().guid).size() == 3);
+      if (std::string_view(h.step) == "bind_services" && !t.ClonesOf(bid).empty()) {
+        // The restarted broker resumes bind_services in a new claim, so it lists the clone's
+        // bindings and adopts the one the killed attempt made (three bindings, above).
+        const std::string clone_guid = t.ClonesOf(bid).front().guid;
+        int lists = 0;
+        for (const auto& e : t.fake.Calls("GET", "/v3/service_credential_bindings")) {
+          const auto apps = e.query_params.find("app_guids");
+          if (apps != e.query_params.end() && apps->second == clone_guid) ++lists;
+        }
+        CHECK(lists >= 1);
+      }
       if (std::string_view(h.step) == "create_clone") {
         // The killed attempt recorded its token hash before asking for the app, so the re-run
         // looked the clone up by its label (and adopted it: one clone, above).
