@@ -98,7 +98,6 @@ int main() {
   store::PgStore pg_store(pool, std::move(keys).value());
   base::SystemClock clock;
   osb::Broker broker(catalog.value(), pg_store, clock);
-  clone::SessionDesk session_desk(pg_store, clock);
 
   // The clone engine: only when Cloud Foundry is configured (without it, binds wait for a broker
   // process that has it: any number of processes share the job queue).
@@ -116,6 +115,8 @@ int main() {
   engine.tmate_ed25519_fingerprint = cfg->tmate_ed25519_fingerprint;
   engine.tmate_rsa_fingerprint = cfg->tmate_rsa_fingerprint;
   engine.poll_interval = std::chrono::milliseconds(cfg->clone_poll_interval_ms);
+  // Any broker process may take a clone's report, and it ends a bind waiting for it.
+  clone::SessionDesk session_desk(pg_store, clock, &engine);
 
   // The tmate bundle: served by this broker, or the operator's own (TMATE_BUNDLE_URL).
   std::string bundle_path, bundle_sha256;

@@ -4,6 +4,7 @@
 
 #include "broker/base/digest.h"
 #include "broker/base/log.h"
+#include "broker/clone/state_machine.h"
 #include "broker/osb/json_util.h"
 #include "broker/osb/types.h"
 #include "broker/session/session.h"
@@ -51,11 +52,13 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
   bool read_only = false;
   std::optional<session::TmateFailure> failure;
   bool nothing_yet = false;
+  std::int64_t completed_job = 0;
   const Status s = store_.InTransaction([&](osb::StoreTx& tx) -> Status {
     replaced = false;
     read_only = false;
     failure.reset();
     nothing_yet = false;
+    completed_job = 0;
     BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> found, tx.LockBinding(binding_id));
     // Authenticate before looking at the body: an unauthenticated caller learns nothing from it.
     const bool token_ok = SecretMatches(bearer_token, found.has_value() ? found->session_token_hash : "");
@@ -88,12 +91,29 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
     // osb::Binding's JSON fields hold canonical text.
     BROKER_ASSIGN_OR_RETURN(rapidjson::Document doc, osb::ParseJson(merged, "merged credentials"));
     binding.credentials_json = osb::CanonicalJson(doc);
-    BROKER_RETURN_IF_ERROR(tx.UpdateBinding(binding));
-
     event.instance_id = binding.instance_id;
     event.binding_id = binding.id;
     event.request_id = std::string(request_id);
-    return tx.RecordEvent(event);
+
+    // The bind's job waiting for this very report ends here (binding row first, then the job).
+    std::optional<osb::Event> bound;
+    if (report.session.has_value() && engine_ != nullptr && binding.state == osb::OperationState::kInProgress &&
+        binding.operation_id > 0) {
+      BROKER_ASSIGN_OR_RETURN(std::optional<osb::JobRow> job, tx.LockJob(binding.operation_id));
+      if (job.has_value() && job->kind == osb::JobKind::kClone && job->step == step::kAwaitSession &&
+          job->Waiting()) {
+        BROKER_ASSIGN_OR_RETURN(rapidjson::Document outputs, osb::ParseJson(job->outputs_json, "job outputs"));
+        CompleteBind(binding, outputs, *engine_, clock_.Now());
+        BROKER_RETURN_IF_ERROR(tx.CompleteJob(job->id));
+        bound = event;
+        bound->kind = "binding.bound";
+        bound->detail_json = "{}";
+        completed_job = job->id;
+      }
+    }
+    BROKER_RETURN_IF_ERROR(tx.UpdateBinding(binding));
+    BROKER_RETURN_IF_ERROR(tx.RecordEvent(event));
+    return bound.has_value() ? tx.RecordEvent(*bound) : Status::Ok();
   });
 
   if (!s.ok()) {
@@ -116,6 +136,10 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
   } else {
     Log()->info("clone.session_reported request_id={} binding_id={} read_only={} replaced={}", request_id,
                 LogId(binding_id), read_only, replaced);
+    if (completed_job != 0) {
+      Log()->info("clone.job_completed job={} kind=clone binding={} by=session_report request_id={}", completed_job,
+                  LogId(binding_id), request_id);
+    }
   }
   return Status::Ok();
 }

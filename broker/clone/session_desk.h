@@ -8,6 +8,10 @@
 // in the credentials, so whoever holds them can GET the command that works now (tmate tokens
 // change on every reconnect).
 //
+// A report that finds its bind's clone job waiting in await_session (no worker holds it) ends the
+// bind there and then, in the same transaction, as the job's next look would have: the developer
+// gets the credentials at once instead of after a poll interval, and no worker claims the job again.
+//
 // Secrets handled here (the token, the key, ssh commands) never reach a log line, an event or a
 // Status message. Authentication failures all look alike, so a caller cannot learn which
 // bindings exist.
@@ -23,20 +27,26 @@
 #include "broker/base/clock.h"
 #include "broker/base/result.h"
 #include "broker/base/status.h"
+#include "broker/clone/steps.h"
 #include "broker/osb/store.h"
 
 namespace broker::clone {
 
 class SessionDesk {
  public:
-  SessionDesk(osb::Store& store, const base::Clock& clock) : store_(store), clock_(clock) {}
+  // `engine`: the settings a completed bind's credentials are made with (public URL, lifetimes);
+  // nullptr: reports never end a bind here (the clone job's worker does).
+  SessionDesk(osb::Store& store, const base::Clock& clock, const EngineSettings* engine = nullptr)
+      : store_(store), clock_(clock), engine_(engine) {}
 
   // POST /ssh-access/v1/bindings/:binding_id/session (Authorization: Bearer <token>).
   // Records the clone's report `body` (see session::DecodeContainerReport) in the binding's
   // credentials: a session replaces any earlier session or failure ("binding.session_reported"
   // event); a failure (tmate could not reach or trust its server, the bootstrap failed) is kept
   // as session_failure for the clone job to fail the bind with ("binding.session_failed"); lines
-  // that say nothing yet change nothing. One transaction, under the binding's row lock.
+  // that say nothing yet change nothing. A session for a bind whose clone job waits in
+  // await_session also completes the job and the bind ("binding.bound"). One transaction, under
+  // the binding's row lock (and the job's).
   // `request_id` goes into the event and log.
   //   kUnauthenticated: no such binding, a tombstone, not a bind in progress or succeeded, no token
   //     hash recorded yet, or `bearer_token` does not hash to it (one answer for all of these);
@@ -57,6 +67,7 @@ class SessionDesk {
   // Immutable after construction.
   osb::Store& store_;
   const base::Clock& clock_;
+  const EngineSettings* engine_;
 };
 
 }  // namespace broker::clone

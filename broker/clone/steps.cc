@@ -859,6 +859,42 @@ std::string AssembleCredentials(const std::string& session_credentials_json, con
   return osb::CanonicalJson(creds);
 }
 
+std::string CloneOutput(const rapidjson::Value& outputs, const char* key) {
+  if (!outputs.IsObject()) return {};
+  const auto o = outputs.FindMember("clone");
+  if (o == outputs.MemberEnd() || !o->value.IsObject()) return {};
+  const auto v = o->value.FindMember(key);
+  return v != o->value.MemberEnd() && v->value.IsString() ? v->value.GetString() : "";
+}
+
+namespace {
+
+// https://<binding>:<key>@host/ssh-access/v1/bindings/<binding>/session: `curl "$session_url"`
+// authenticates with HTTP Basic, and the key never travels in a request line a proxy might log.
+// The binding id is percent-encoded in the userinfo as in the path (curl decodes both); the key is hex.
+std::string SessionUrl(const std::string& public_url, const std::string& binding_id, const std::string& key) {
+  const std::string url = base::JoinUrl(public_url, SessionPath(binding_id));
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  return url.substr(0, scheme + 3) + base::PercentEncode(binding_id) + ":" + key + "@" + url.substr(scheme + 3);
+}
+
+}  // namespace
+
+void CompleteBind(osb::Binding& row, const rapidjson::Value& outputs, const EngineSettings& settings,
+                  base::TimePoint now) {
+  const std::string key = base::RandomHex(32);
+  const auto expires = now + std::chrono::minutes(CloneTtlMinutes(row, settings));
+  row.credentials_json =
+      AssembleCredentials(row.credentials_json, outputs, SessionUrl(settings.public_url, row.id, key), expires);
+  row.session_key_hash = base::Sha256Hex(key);
+  row.expires_at = expires;
+  row.clone_app_guid = CloneOutput(outputs, "guid");
+  row.clone_app_name = CloneOutput(outputs, "name");
+  row.state = osb::OperationState::kSucceeded;
+  row.description.clear();
+}
+
 int CloneTtlMinutes(const osb::Binding& binding, const EngineSettings& settings) {
   const auto plan = ParseObject(binding.plan_settings_json);
   const auto params = ParseObject(binding.parameters_json);

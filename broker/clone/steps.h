@@ -103,6 +103,17 @@ StepOutcome RunStep(std::string_view name, StepContext& ctx);
 std::string AssembleCredentials(const std::string& session_credentials_json, const rapidjson::Value& outputs,
                                 const std::string& session_url, base::TimePoint expires_at);
 
+// outputs.clone.<key> as a string ("guid", "name"); empty when absent.
+std::string CloneOutput(const rapidjson::Value& outputs, const char* key);
+
+// Makes `row` the succeeded bind its clone job's `outputs` describe: the credentials (the session
+// the clone reported, already in row.credentials_json, assembled with the clone's facts and a
+// session_url carrying a fresh key whose hash goes to session_key_hash), expires_at (the clone's
+// lifetime from `now`), the clone's guid and name, state succeeded. The worker calls it when the
+// job's last step finds the report; the session desk when the report finds the job waiting.
+void CompleteBind(osb::Binding& row, const rapidjson::Value& outputs, const EngineSettings& settings,
+                  base::TimePoint now);
+
 // The clone's lifetime in minutes: the bind parameter ttl_minutes, else the operator's CLONE_TTL,
 // else the plan's default; never above the plan's maximum.
 int CloneTtlMinutes(const osb::Binding& binding, const EngineSettings& settings);

@@ -3,12 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "broker/base/digest.h"
-#include "broker/base/encoding.h"
-#include "broker/base/ids.h"
 #include "broker/base/log.h"
 #include "broker/base/thread.h"
-#include "broker/base/url.h"
 #include "broker/osb/json_util.h"
 
 namespace broker::clone {
@@ -33,24 +29,6 @@ rapidjson::Document ParseOutputs(const std::string& text) {
   d.Parse(text.c_str(), text.size());
   if (d.HasParseError() || !d.IsObject()) d.SetObject();
   return d;
-}
-
-std::string OutputString(const rapidjson::Value& outputs, const char* object, const char* key) {
-  if (!outputs.IsObject()) return {};
-  const auto o = outputs.FindMember(object);
-  if (o == outputs.MemberEnd() || !o->value.IsObject()) return {};
-  const auto v = o->value.FindMember(key);
-  return v != o->value.MemberEnd() && v->value.IsString() ? v->value.GetString() : "";
-}
-
-// https://<binding>:<key>@host/ssh-access/v1/bindings/<binding>/session: `curl "$session_url"`
-// authenticates with HTTP Basic, and the key never travels in a request line a proxy might log.
-// The binding id is percent-encoded in the userinfo as in the path (curl decodes both); the key is hex.
-std::string SessionUrl(const std::string& public_url, const std::string& binding_id, const std::string& key) {
-  const std::string url = base::JoinUrl(public_url, SessionPath(binding_id));
-  const auto scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  return url.substr(0, scheme + 3) + base::PercentEncode(binding_id) + ":" + key + "@" + url.substr(scheme + 3);
 }
 
 bool IsAtOrAfter(osb::JobKind kind, const std::string& step, std::string_view reference) {
@@ -286,26 +264,19 @@ Status Worker::ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Dec
   switch (d.kind) {
     case Decision::Kind::kAdvance:
       // The binding learns its clone as soon as it exists (GET and teardown use it).
-      row->clone_app_guid = OutputString(outputs, "clone", "guid");
-      row->clone_app_name = OutputString(outputs, "clone", "name");
+      row->clone_app_guid = CloneOutput(outputs, "guid");
+      row->clone_app_name = CloneOutput(outputs, "name");
       return tx.UpdateBinding(*row);
     case Decision::Kind::kComplete:
       if (job.kind == osb::JobKind::kClone) {
-        const std::string key = base::RandomHex(32);
-        const auto expires = now + std::chrono::minutes(CloneTtlMinutes(*row, settings_));
-        row->credentials_json =
-            AssembleCredentials(row->credentials_json, outputs, SessionUrl(settings_.public_url, row->id, key), expires);
-        row->session_key_hash = base::Sha256Hex(key);
-        row->expires_at = expires;
-        row->clone_app_guid = OutputString(outputs, "clone", "guid");
-        row->clone_app_name = OutputString(outputs, "clone", "name");
+        CompleteBind(*row, outputs, settings_, now);
         event.kind = "binding.bound";
       } else {
         row->deleted = true;
+        row->state = osb::OperationState::kSucceeded;
+        row->description.clear();
         event.kind = "binding.unbound";
       }
-      row->state = osb::OperationState::kSucceeded;
-      row->description.clear();
       BROKER_RETURN_IF_ERROR(tx.UpdateBinding(*row));
       return tx.RecordEvent(event);
     case Decision::Kind::kFail: {

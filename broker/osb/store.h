@@ -53,6 +53,11 @@ class StoreTx {
   // Marks every unfinished job of `kind` for the binding as cancelled; a worker holding one
   // notices at its next fenced write. Returns how many were cancelled.
   virtual base::Result<int> CancelJobs(std::string_view binding_id, JobKind kind) = 0;
+  // The job with `id`, locked until the transaction ends; nullopt when there is none. Lock its
+  // binding's row first: every transaction takes a binding before its jobs.
+  virtual base::Result<std::optional<JobRow>> LockJob(std::int64_t id) = 0;
+  // Ends job `id`, which this transaction locked (LockJob) and found Waiting(), as completed.
+  virtual base::Status CompleteJob(std::int64_t id) = 0;
   // Appends an audit event.
   virtual base::Status RecordEvent(const Event& event) = 0;
 };

@@ -83,6 +83,18 @@ struct NewJob {
   base::TimePoint deadline_at{};
 };
 
+// A job row as a transaction that locked it sees it.
+struct JobRow {
+  std::int64_t id = 0;
+  JobKind kind = JobKind::kClone;
+  std::string status;        // available, running, retryable, completed, failed, cancelled
+  std::string step;
+  std::string outputs_json;  // a JSON object (never a secret)
+
+  // Runnable later and held by no worker: waiting for its run_at.
+  bool Waiting() const { return status == "available" || status == "retryable"; }
+};
+
 // An audit record: who did what to which resource. Never holds a secret.
 struct Event {
   std::string kind;         // "instance.provisioned", "binding.bind_requested", ...

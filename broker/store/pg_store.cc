@@ -343,6 +343,19 @@ const std::string& CancelJobsSql() {
   return sql;
 }
 
+const std::string& LockJobSql() {
+  static const std::string sql = "SELECT kind, status, step, outputs::text FROM jobs WHERE id = $1 FOR UPDATE";
+  return sql;
+}
+
+// As a worker's completing write (WriteJobSql), for a job no worker holds.
+const std::string& CompleteJobSql() {
+  static const std::string sql =
+      "UPDATE jobs SET status = 'completed', locked_by = NULL, locked_until = NULL, finalized_at = now(), "
+      "updated_at = now() WHERE id = $1";
+  return sql;
+}
+
 const std::string& RecordEventSql() {
   static const std::string sql =
       "INSERT INTO events (kind, instance_id, binding_id, actor, request_id, detail) "
@@ -464,6 +477,32 @@ Result<int> PgStoreTx::CancelJobs(std::string_view binding_id, osb::JobKind kind
                                      {PgParam::Text(std::string(binding_id)),
                                       PgParam::Text(std::string(osb::JobKindName(kind)))}));
   return rows.affected();
+}
+
+Result<std::optional<osb::JobRow>> PgStoreTx::LockJob(std::int64_t id) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock job", LockJobSql(), {PgParam::Int(id)}));
+  if (rows.size() == 0) return std::optional<osb::JobRow>();
+  const std::string id_text = std::to_string(id);
+  osb::JobRow job;
+  job.id = id;
+  const auto kind = osb::ParseJobKind(rows.Get(0, 0));
+  if (!kind) return Undecodable("jobs", id_text, "kind");
+  job.kind = *kind;
+  job.status = rows.Get(0, 1);
+  job.step = rows.Get(0, 2);
+  job.outputs_json = rows.Get(0, 3);
+  locked_jobs_.push_back(id);
+  return std::optional<osb::JobRow>(std::move(job));
+}
+
+Status PgStoreTx::CompleteJob(std::int64_t id) {
+  if (std::find(locked_jobs_.begin(), locked_jobs_.end(), id) != locked_jobs_.end()) {
+    conn_.Defer("complete job", CompleteJobSql(), {PgParam::Int(id)});  // a locked row: it cannot miss
+    return Status::Ok();
+  }
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("complete job", CompleteJobSql(), {PgParam::Int(id)}));
+  if (rows.affected() == 0) return Status::NotFound("job " + std::to_string(id) + " does not exist");
+  return Status::Ok();
 }
 
 Status PgStoreTx::RecordEvent(const osb::Event& event) {

@@ -73,6 +73,8 @@ class PgStoreTx final : public osb::StoreTx {
   base::Result<std::vector<osb::Binding>> LockLiveBindings(std::string_view instance_id) override;
   base::Result<std::int64_t> EnqueueJob(const osb::NewJob& job) override;
   base::Result<int> CancelJobs(std::string_view binding_id, osb::JobKind kind) override;
+  base::Result<std::optional<osb::JobRow>> LockJob(std::int64_t id) override;
+  base::Status CompleteJob(std::int64_t id) override;
   base::Status RecordEvent(const osb::Event& event) override;
 
   // The binding row this transaction already holds locked, as `rows` (row 0, its columns from
@@ -95,6 +97,7 @@ class PgStoreTx final : public osb::StoreTx {
   std::optional<Held> held_;
   std::vector<std::string> locked_instances_;
   std::vector<std::string> locked_bindings_;
+  std::vector<std::int64_t> locked_jobs_;
 };
 
 // Runs `body` between BEGIN and COMMIT on a pooled connection. Commits when it returns OK (and

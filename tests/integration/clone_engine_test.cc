@@ -174,9 +174,47 @@ TEST_SUITE("clone::Engine") {
     // Stopping it first flushes what it buffered (info lines reach the file within a second).
     t.broker->Stop();
     const std::string log = t.broker->Log();
-    REQUIRE(log.find("worker.job_completed") != std::string::npos);  // the flow was logged at all
+    // The flow was logged at all: the bind's end (by the worker, or by the report that found the
+    // job waiting) and the unbind's.
+    REQUIRE(log.find("job_completed") != std::string::npos);
+    REQUIRE(log.find("kind=teardown") != std::string::npos);
     CHECK(log.find(kTmateToken) == std::string::npos);
     CHECK(log.find(clone.env.at("SSH_ACCESS_SESSION_TOKEN")) == std::string::npos);
+  }
+
+  TEST_CASE("the clone's report ends a bind that waits for it, without waiting out the poll interval") {
+    // A minute between looks at the platform, and the container reports a second after its
+    // instance runs: the job has long gone back to waiting when the report comes, and the report
+    // ends the bind there and then (the worker would only look again a minute later).
+    // Every platform step finishes on its first look, so the only wait is the report's.
+    auto report = CloneTest::DefaultReport();
+    report.delay = milliseconds(1000);
+    CloneTest t(
+        [](Fake& f) {
+          f.UpdateKnobs([](Fake::Knobs& k) {
+            k.droplet_copy_ticks = 1;
+            k.binding_create_job_ticks = 1;
+            k.instance_start_ticks = 1;
+          });
+        },
+        {{"CLONE_POLL_INTERVAL_MS", "60000"}}, report);
+    t.Provision();
+    const std::string bid = BindingId(2);
+    const Response r = t.Bind(bid, t.demo.app_guid);
+    REQUIRE(r.status == 202);
+    const auto started = std::chrono::steady_clock::now();
+    const auto op = t.AwaitOperation(bid, OperationOf(r), seconds(30));
+    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op), "\n", t.broker->LogTail(40));
+    CHECK(std::chrono::steady_clock::now() - started < seconds(20));
+    const auto creds = t.Credentials(bid);
+    CHECK(StringMember(creds, "ssh_command") == std::optional<std::string>(kSshCommandNormal));
+    CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
+    CHECK(HasMember(creds, "session_url"));
+    CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);  // one look, then the report
+    t.broker->Stop();
+    const std::string log = t.broker->Log();
+    CHECK(log.find("clone.job_completed") != std::string::npos);
+    CHECK(log.find("by=session_report") != std::string::npos);
   }
 
   TEST_CASE("a docker app is cloned with its droplet copied synchronously") {

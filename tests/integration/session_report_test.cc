@@ -198,6 +198,67 @@ TEST_SUITE("session report") {
     CHECK(Member(creds, "skipped_services") == ParseJson(R"(["db"])"));
   }
 
+  TEST_CASE("a report that finds the bind's clone job waiting in await_session ends the bind at once") {
+    // No CF_API_URL: no worker runs here, so only the report can end the bind.
+    OsbTest t(EnvOverrides{{"BROKER_PUBLIC_URL", "https://broker.example.com"}});
+    t.MustProvision("i-1");
+    t.MustBind("i-1", "b-1");
+    SetSessionHashes(t, "b-1", kToken, "");
+    const std::string job_where = " WHERE binding_id = 'b-1' AND kind = 'clone'";
+    auto set_job = [&](const std::string& status, const std::string& step) {
+      t.db.Query("UPDATE jobs SET status = " + SqlQuote(status) + ", step = " + SqlQuote(step) +
+                 R"(, outputs = '{"clone":{"guid":"c1","name":"spring-music-ssh"},"skipped":[]}'::jsonb)" +
+                 job_where);
+    };
+    auto bound_events = [&] {
+      return t.Scalar("SELECT count(*) FROM events WHERE kind = 'binding.bound' AND binding_id = 'b-1'");
+    };
+
+    SUBCASE("a job a worker holds, or one at another step, is left to its worker") {
+      set_job("running", "await_session");
+      REQUIRE(Report(t, "b-1", ReportBody(kSsh1)).status == 204);
+      CHECK(t.Scalar("SELECT status FROM jobs" + job_where) == "running");
+      set_job("retryable", "start");
+      REQUIRE(Report(t, "b-1", ReportBody(kSsh1)).status == 204);
+      CHECK(t.Scalar("SELECT status FROM jobs" + job_where) == "retryable");
+      CHECK(t.Scalar("SELECT state FROM service_bindings WHERE id = 'b-1'") == "in progress");
+      CHECK(bound_events() == "0");
+    }
+
+    SUBCASE("a waiting job completes with the bind, whose credentials work") {
+      set_job("retryable", "await_session");
+      const Response r = Report(t, "b-1", ReportBody(kSsh1));
+      REQUIRE_MESSAGE(r.status == 204, r.Describe());
+      CHECK(t.Scalar("SELECT state FROM service_bindings WHERE id = 'b-1'") == "succeeded");
+      CHECK(t.Scalar("SELECT status || ' ' || (finalized_at IS NOT NULL) || ' ' || (locked_by IS NULL) FROM jobs" +
+                     job_where) == "completed true true");
+      CHECK(bound_events() == "1");
+      CHECK(CountEvents(t, "b-1") == 1);
+
+      const auto creds = Credentials(t, "i-1", "b-1");
+      CHECK(StringMember(creds, "ssh_command") == std::optional<std::string>("ssh -p 2222 " + std::string(kSsh1Token) +
+                                                                               "@tmate.example.com"));
+      CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
+      CHECK(StringMember(creds, "clone_app_guid") == std::optional<std::string>("c1"));
+      CHECK(HasMember(creds, "expires_at"));
+      // The session_url carries a key the broker accepts: https://b-1:<key>@host/...
+      const std::string url = StringMember(creds, "session_url").value_or("");
+      const auto at = url.find('@');
+      const auto colon = url.find(':', url.find("://") + 3);
+      REQUIRE(at != std::string::npos);
+      REQUIRE(colon < at);
+      const std::string key = url.substr(colon + 1, at - colon - 1);
+      const Response got = ReadSession(t, "b-1", "b-1", key);
+      REQUIRE_MESSAGE(got.status == 200, got.Describe());
+      CHECK(StringMember(ParseJson(got.body), "username") == std::optional<std::string>(kSsh1Token));
+
+      // tmate reconnected: a newer report replaces the session and ends nothing twice.
+      REQUIRE(Report(t, "b-1", ReportBody(kSsh2)).status == 204);
+      CHECK(bound_events() == "1");
+      CHECK(StringMember(Credentials(t, "i-1", "b-1"), "ssh_command") == std::optional<std::string>(kSsh2));
+    }
+  }
+
   TEST_CASE("a report that does not authenticate is 401 and changes nothing") {
     OsbTest t;
     t.MustProvision("i-1");

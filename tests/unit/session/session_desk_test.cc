@@ -76,6 +76,8 @@ class MemoryStore final : public osb::Store {
     }
     base::Result<std::int64_t> EnqueueJob(const osb::NewJob&) override { return Status::Internal("unused"); }
     base::Result<int> CancelJobs(std::string_view, osb::JobKind) override { return Status::Internal("unused"); }
+    base::Result<std::optional<osb::JobRow>> LockJob(std::int64_t) override { return Status::Internal("unused"); }
+    Status CompleteJob(std::int64_t) override { return Status::Internal("unused"); }
     Status RecordEvent(const osb::Event& e) override {
       state.events.push_back(e);
       return Status::Ok();
