@@ -5,6 +5,7 @@
 #include "broker/base/digest.h"
 #include "broker/base/log.h"
 #include "broker/clone/state_machine.h"
+#include "broker/clone/steps.h"
 #include "broker/osb/json_util.h"
 #include "broker/osb/types.h"
 #include "broker/session/session.h"

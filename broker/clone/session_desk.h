@@ -27,10 +27,11 @@
 #include "broker/base/clock.h"
 #include "broker/base/result.h"
 #include "broker/base/status.h"
-#include "broker/clone/steps.h"
 #include "broker/osb/store.h"
 
 namespace broker::clone {
+
+struct EngineSettings;  // broker/clone/steps.h
 
 class SessionDesk {
  public:
