@@ -126,10 +126,10 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
     running_.insert({job.id, owner});
   }
   rapidjson::Document outputs = ParseOutputs(job.outputs_json);
-  // The claim read the binding row in the same statement that took the job, so the first step
-  // of a claim that asks for the row as it is now gets that one: a second read would be younger
-  // only by the time the step took to start.
-  bool claim_read_fresh = true;
+  // The first step of a claim may be a re-run (StepContext::resumed). It also gets the binding row
+  // the claim read in the same statement that took the job when it asks for the row as it is
+  // now: a second read would be younger only by the time the step took to start.
+  bool first_step_of_claim = true;
   Log()->info("worker.job_claimed job={} kind={} binding={} step={} attempt={}", job.id, osb::JobKindName(job.kind),
               job.binding.id, job.step, job.attempt);
 
@@ -155,15 +155,15 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
                         u.outputs_json = osb::WriteJson(outputs);
                         return store_.Checkpoint(lease, u);
                       },
-                      [this, &job, &claim_read_fresh]() -> base::Result<std::optional<osb::Binding>> {
-                        if (claim_read_fresh) return std::optional<osb::Binding>(job.binding);
+                      [this, &job, &first_step_of_claim]() -> base::Result<std::optional<osb::Binding>> {
+                        if (first_step_of_claim) return std::optional<osb::Binding>(job.binding);
                         return store_.ReadBinding(job.binding.id);
                       },
                       &memo_,
-                      /*resumed=*/claim_read_fresh};
+                      /*resumed=*/first_step_of_claim};
       const auto started = std::chrono::steady_clock::now();
       outcome = RunStep(job.step, ctx);
-      claim_read_fresh = false;
+      first_step_of_claim = false;
       const auto ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
       if (outcome.kind == StepOutcome::Kind::kError && LeaseLost(outcome.status)) {

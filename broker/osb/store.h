@@ -56,7 +56,8 @@ class StoreTx {
   // The job with `id`, locked until the transaction ends; nullopt when there is none. Lock its
   // binding's row first: every transaction takes a binding before its jobs.
   virtual base::Result<std::optional<JobRow>> LockJob(std::int64_t id) = 0;
-  // Ends job `id`, which this transaction locked (LockJob) and found Waiting(), as completed.
+  // Ends job `id`, which this transaction locked (LockJob) and found Waiting(), as completed;
+  // kFailedPrecondition when this transaction did not lock it.
   virtual base::Status CompleteJob(std::int64_t id) = 0;
   // Appends an audit event.
   virtual base::Status RecordEvent(const Event& event) = 0;

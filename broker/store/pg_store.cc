@@ -496,12 +496,12 @@ Result<std::optional<osb::JobRow>> PgStoreTx::LockJob(std::int64_t id) {
 }
 
 Status PgStoreTx::CompleteJob(std::int64_t id) {
-  if (std::find(locked_jobs_.begin(), locked_jobs_.end(), id) != locked_jobs_.end()) {
-    conn_.Defer("complete job", CompleteJobSql(), {PgParam::Int(id)});  // a locked row: it cannot miss
-    return Status::Ok();
+  // The contract: LockJob found it first. A locked row cannot miss, so the write travels with the
+  // next statement.
+  if (std::find(locked_jobs_.begin(), locked_jobs_.end(), id) == locked_jobs_.end()) {
+    return Status::FailedPrecondition("job " + std::to_string(id) + " was not locked by this transaction");
   }
-  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("complete job", CompleteJobSql(), {PgParam::Int(id)}));
-  if (rows.affected() == 0) return Status::NotFound("job " + std::to_string(id) + " does not exist");
+  conn_.Defer("complete job", CompleteJobSql(), {PgParam::Int(id)});
   return Status::Ok();
 }
 
