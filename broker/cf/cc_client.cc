@@ -160,8 +160,11 @@ base::Status CcClient::SetCurrentDroplet(const std::string& app_guid, const std:
       .status();
 }
 
-base::Status CcClient::UpdateProcess(const std::string& process_guid, const clone::ProcessUpdate& update) {
-  return Call("PATCH", "/v3/processes/" + Seg(process_guid), ProcessUpdateBody(update), {200}).status();
+base::Result<clone::Process> CcClient::UpdateProcess(const std::string& process_guid,
+                                                     const clone::ProcessUpdate& update) {
+  BROKER_ASSIGN_OR_RETURN(HttpResponse resp,
+                          Call("PATCH", "/v3/processes/" + Seg(process_guid), ProcessUpdateBody(update), {200}));
+  return ParseProcess(resp.body);
 }
 
 base::Status CcClient::ScaleProcess(const std::string& process_guid, const clone::Scale& scale) {

@@ -71,7 +71,8 @@ class CcClient final : public clone::CloudController {
                                            const std::string& target_app_guid) override;
   base::Result<clone::Droplet> GetDroplet(const std::string& droplet_guid) override;
   base::Status SetCurrentDroplet(const std::string& app_guid, const std::string& droplet_guid) override;
-  base::Status UpdateProcess(const std::string& process_guid, const clone::ProcessUpdate& update) override;
+  base::Result<clone::Process> UpdateProcess(const std::string& process_guid,
+                                             const clone::ProcessUpdate& update) override;
   base::Status ScaleProcess(const std::string& process_guid, const clone::Scale& scale) override;
   base::Result<std::optional<std::string>> CreateServiceBinding(const std::string& app_guid,
                                                                 const std::string& service_instance_guid,

@@ -140,8 +140,9 @@ class CloudController {
   virtual base::Result<Droplet> GetDroplet(const std::string& droplet_guid) = 0;
   // PATCH /v3/apps/:guid/relationships/current_droplet
   virtual base::Status SetCurrentDroplet(const std::string& app_guid, const std::string& droplet_guid) = 0;
-  // PATCH /v3/processes/:guid (command, health check)
-  virtual base::Status UpdateProcess(const std::string& process_guid, const ProcessUpdate& update) = 0;
+  // PATCH /v3/processes/:guid (command, health check). Returns the process as updated (its
+  // instances, memory and disk are what the platform holds now).
+  virtual base::Result<Process> UpdateProcess(const std::string& process_guid, const ProcessUpdate& update) = 0;
   // POST /v3/processes/:guid/actions/scale
   virtual base::Status ScaleProcess(const std::string& process_guid, const Scale& scale) = 0;
   // POST /v3/service_credential_bindings (type app). Returns the job guid for a managed instance

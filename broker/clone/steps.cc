@@ -435,8 +435,11 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
   ProcessUpdate update;
   update.command = ctx.settings.bootstrap_command;
   update.health_check_type = "process";
-  Status s = ctx.cc.UpdateProcess(clone, update);
-  if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "update_process", s, "configuring the clone's process failed");
+  const auto process = ctx.cc.UpdateProcess(clone, update);
+  if (!process.ok()) {
+    return CcFailure(ctx, step::kConfigureProcess, "update_process", process.status(),
+                     "configuring the clone's process failed");
+  }
 
   const auto settings = ParseObject(ctx.job.binding.plan_settings_json);
   const auto params = ParseObject(ctx.job.binding.parameters_json);
@@ -451,9 +454,17 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
   scale.instances = 1;
   scale.memory_in_mb = memory;
   scale.disk_in_mb = static_cast<int>(out.Int(src, "disk_mb", 0));
-  scale.log_rate_limit_in_bytes_per_second = out.Int(src, "log_rate", -1);
-  s = ctx.cc.ScaleProcess(clone, scale);
-  if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, "sizing the clone's process failed");
+  scale.log_rate_limit_in_bytes_per_second = std::max<std::int64_t>(out.Int(src, "log_rate", -1), -1);
+  // The PATCH answered with the process as it is: a clone that already has the wanted size (the
+  // platform's defaults often are the source's, and a re-run finds its own earlier scale) is not
+  // scaled again.
+  const bool sized = process->instances == scale.instances && process->memory_in_mb == scale.memory_in_mb &&
+                     (scale.disk_in_mb <= 0 || process->disk_in_mb == scale.disk_in_mb) &&
+                     process->log_rate_limit_in_bytes_per_second == scale.log_rate_limit_in_bytes_per_second;
+  if (!sized) {
+    const Status s = ctx.cc.ScaleProcess(clone, scale);
+    if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, "sizing the clone's process failed");
+  }
   out.Set(out.Obj("clone"), "memory_mb", static_cast<std::int64_t>(memory));
   return StepOutcome::Done();
 }

@@ -589,7 +589,13 @@ TEST_SUITE("cf::CcClient") {
     CHECK(env.fake.App(clone_guid)->current_droplet_guid == copy->guid);
 
     // Re-purpose and size the web process (its guid is the app guid).
-    REQUIRE(cc.UpdateProcess(clone_guid, {"sleep 3600", "process"}).ok());
+    const auto updated = cc.UpdateProcess(clone_guid, {"sleep 3600", "process"});
+    REQUIRE(updated.ok());
+    CHECK(updated->guid == clone_guid);
+    CHECK(updated->command == "sleep 3600");
+    CHECK(updated->health_check_type == "process");
+    CHECK(updated->instances == env.fake.ProcessOf(clone_guid)->instances);
+    CHECK(updated->memory_in_mb == env.fake.ProcessOf(clone_guid)->memory_in_mb);
     REQUIRE(cc.ScaleProcess(clone_guid, {1, 512, 2048, -1}).ok());
     const auto proc = env.fake.ProcessOf(clone_guid);
     REQUIRE(proc.has_value());
@@ -720,7 +726,7 @@ TEST_SUITE("cf::CcClient") {
       const auto bound = cc.CreateServiceBinding(env.demo.app_guid, env.demo.mysql_instance_guid, "");
       CHECK(bound.status().code() == base::Code::kFailedPrecondition);
       CHECK(bound.status().message() == "The app is already bound to the service instance.");
-      CHECK(cc.UpdateProcess(env.demo.app_guid, {"", "tcp"}).code() == base::Code::kFailedPrecondition);
+      CHECK(cc.UpdateProcess(env.demo.app_guid, {"", "tcp"}).status().code() == base::Code::kFailedPrecondition);
       const auto wrong = cc.CopyDroplet(env.demo.app_guid, env.demo.app_guid);  // not a droplet guid
       CHECK(wrong.status().code() == base::Code::kNotFound);
     }

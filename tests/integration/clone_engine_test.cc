@@ -109,6 +109,7 @@ TEST_SUITE("clone::Engine") {
     CHECK(web->health_check_type == "process");
     CHECK(web->memory_in_mb == 512);
     CHECK(web->instances == 1);
+    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").size() == 1);  // 1024 MB by default
 
     // Bindings: the source's three, never our own offering's instance.
     const auto bindings = t.fake.BindingsOfApp(clone.guid);
@@ -211,6 +212,19 @@ TEST_SUITE("clone::Engine") {
     CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
     CHECK(HasMember(creds, "session_url"));
     CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);  // one look, then the report
+    // The source's size is the platform's default, which the clone's process has from the start:
+    // the PATCH's answer says so, and no scale call follows.
+    const auto clones = t.ClonesOf(bid);
+    REQUIRE(clones.size() == 1);
+    const auto web = t.fake.ProcessOf(clones.front().guid);
+    const auto source_web = t.fake.ProcessOf(t.demo.app_guid);
+    REQUIRE(web.has_value());
+    REQUIRE(source_web.has_value());
+    CHECK(web->memory_in_mb == source_web->memory_in_mb);
+    CHECK(web->disk_in_mb == source_web->disk_in_mb);
+    CHECK(web->instances == 1);
+    CHECK(t.fake.Calls("PATCH", "/v3/processes/:guid").size() == 1);
+    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").empty());
     t.broker->Stop();
     const std::string log = t.broker->Log();
     CHECK(log.find("clone.job_completed") != std::string::npos);
