@@ -377,7 +377,7 @@ base::Result<BindingView> Broker::GetBinding(const RequestContext&, const std::s
 
 base::Result<LastOperation> Broker::LastBindingOperation(const RequestContext&, const std::string& instance_id,
                                                          const std::string& binding_id) {
-  BROKER_ASSIGN_OR_RETURN(std::optional<Binding> b, store_.GetBinding(binding_id));
+  BROKER_ASSIGN_OR_RETURN(std::optional<BindingStatus> b, store_.GetBindingStatus(binding_id));
   if (!b.has_value() || b->instance_id != instance_id) {
     return Status::NotFound("service binding " + binding_id + " does not exist");
   }

@@ -77,6 +77,8 @@ class Store {
   // Unlocked reads, one statement each. nullopt when no row has the id (tombstones are returned).
   virtual base::Result<std::optional<Instance>> GetInstance(std::string_view id) = 0;
   virtual base::Result<std::optional<Binding>> GetBinding(std::string_view id) = 0;
+  // The binding's operation state alone (what GetBinding's row says, without the credentials).
+  virtual base::Result<std::optional<BindingStatus>> GetBindingStatus(std::string_view id) = 0;
 
   // OK when the database answers a trivial query within a short timeout; kUnavailable otherwise.
   virtual base::Status Ping() = 0;

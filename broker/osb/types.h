@@ -70,6 +70,16 @@ struct Binding {
   base::TimePoint created_at{};
 };
 
+// What last_operation needs of a binding: its operation's state, nothing secret (no credentials,
+// so nothing to decrypt).
+struct BindingStatus {
+  std::string instance_id;
+  BindingOperation operation = BindingOperation::kBind;
+  OperationState state = OperationState::kInProgress;
+  std::string description;
+  bool deleted = false;
+};
+
 enum class JobKind { kClone, kTeardown };
 std::string_view JobKindName(JobKind k);
 std::optional<JobKind> ParseJobKind(std::string_view s);

@@ -589,6 +589,25 @@ Result<std::optional<osb::Binding>> PgStore::GetBinding(std::string_view id) {
   return std::optional<osb::Binding>(std::move(b));
 }
 
+Result<std::optional<osb::BindingStatus>> PgStore::GetBindingStatus(std::string_view id) {
+  static const std::string sql =
+      "SELECT instance_id, operation, state, description, deleted_at IS NOT NULL FROM service_bindings WHERE id = $1";
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, lease->Exec("get binding status", sql, {PgParam::Text(std::string(id))}));
+  if (rows.size() == 0) return std::optional<osb::BindingStatus>();
+  osb::BindingStatus b;
+  b.instance_id = rows.Get(0, 0);
+  const auto op = osb::ParseBindingOperation(rows.Get(0, 1));
+  if (!op) return internal::Undecodable("service_bindings", id, "operation");
+  b.operation = *op;
+  const auto state = osb::ParseOperationState(rows.Get(0, 2));
+  if (!state) return internal::Undecodable("service_bindings", id, "state");
+  b.state = *state;
+  b.description = rows.Get(0, 3);
+  b.deleted = rows.Get(0, 4) == "t";
+  return std::optional<osb::BindingStatus>(std::move(b));
+}
+
 Status PgStore::Ping() {
   BROKER_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
   return lease->ExecWithDeadline("ping", "SELECT 1", kPingTimeout);

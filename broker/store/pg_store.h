@@ -88,6 +88,7 @@ class PgStore final : public osb::Store, public clone::JobStore {
 
   base::Result<std::optional<osb::Instance>> GetInstance(std::string_view id) override;
   base::Result<std::optional<osb::Binding>> GetBinding(std::string_view id) override;
+  base::Result<std::optional<osb::BindingStatus>> GetBindingStatus(std::string_view id) override;
 
   // SELECT 1 within kPingTimeout on a pooled connection; kUnavailable otherwise.
   base::Status Ping() override;

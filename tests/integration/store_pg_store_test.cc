@@ -259,6 +259,36 @@ TEST_SUITE("store::PgStore") {
     }
   }
 
+  TEST_CASE("GetBindingStatus reads the operation's state and leaves the credentials alone") {
+    Fixture f;
+    REQUIRE(Put(f.store, SampleInstance("inst-1")).ok());
+    osb::Binding b = SampleBinding("bind-1", "inst-1");
+    b.operation = osb::BindingOperation::kUnbind;
+    b.state = osb::OperationState::kFailed;
+    b.description = "the clone could not be deleted";
+    REQUIRE(Put(f.store, b).ok());
+
+    auto got = f.store.GetBindingStatus("bind-1");
+    REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+    REQUIRE(got->has_value());
+    CHECK((*got)->instance_id == "inst-1");
+    CHECK((*got)->operation == osb::BindingOperation::kUnbind);
+    CHECK((*got)->state == osb::OperationState::kFailed);
+    CHECK((*got)->description == "the clone could not be deleted");
+    CHECK_FALSE((*got)->deleted);
+    CHECK_FALSE(f.store.GetBindingStatus("bind-2")->has_value());
+
+    // Nothing is decrypted: credentials under a key this broker does not have break GetBinding,
+    // not the status.
+    f.db.Query("UPDATE service_bindings SET credentials_key_id = 'gone', deleted_at = now()");
+    CHECK(f.store.GetBinding("bind-1").status().code() == Code::kInternal);
+    got = f.store.GetBindingStatus("bind-1");
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->deleted);
+    CHECK((*got)->state == osb::OperationState::kFailed);
+  }
+
   TEST_CASE("a binding without credentials stores NULL ciphertext and no key id") {
     Fixture f;
     REQUIRE(Put(f.store, SampleInstance("inst-1")).ok());

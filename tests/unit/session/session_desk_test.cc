@@ -46,6 +46,9 @@ class MemoryStore final : public osb::Store {
     if (it == state.bindings.end()) return std::optional<osb::Binding>();
     return std::optional<osb::Binding>(it->second);
   }
+  base::Result<std::optional<osb::BindingStatus>> GetBindingStatus(std::string_view) override {
+    return Status::Internal("unused");
+  }
   Status Ping() override { return Status::Ok(); }
 
  private:
