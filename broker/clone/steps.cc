@@ -5,7 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <iterator>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "broker/base/digest.h"
@@ -492,25 +493,28 @@ StepOutcome BindServices(StepContext& ctx) {
   Value& todo = out.Arr("bindings");
   if (todo.Empty()) return StepOutcome::Done();
 
-  // Bindings an earlier attempt created are adopted by their service instance. A step this claim
-  // has just entered had no earlier attempt, so there is nothing to list.
-  std::set<std::string> bound;
+  // Bindings an earlier attempt created are adopted by their service instance, in the state the
+  // platform shows: one still being created is awaited (by the binding itself, its job being
+  // unknown). So nothing needs saving between two creations: a re-run finds them all. A step this
+  // claim has just entered had no earlier attempt, so there is nothing to list.
+  std::map<std::string, ServiceBinding> bound;
   if (ctx.resumed) {
     auto existing = ctx.cc.ListAppBindings(clone);
     if (!existing.ok()) {
       return CcFailure(ctx, kStep, "list_app_bindings", existing.status(), "listing the clone's bindings failed");
     }
-    for (const auto& e : *existing) bound.insert(e.service_instance_guid);
+    for (auto& e : *existing) bound.emplace(e.service_instance_guid, std::move(e));
   }
 
   const bool strict = Strict(ctx);
-  const auto items = todo.GetArray();
-  for (auto it = items.begin(); it != items.end(); ++it) {
-    auto& b = *it;
+  for (auto& b : todo.GetArray()) {
     if (!b.IsObject() || b.HasMember("state")) continue;  // handled by an earlier attempt
     const std::string instance = out.Str(b, "instance_guid");
-    if (bound.count(instance) > 0) {
-      out.Set(b, "state", std::string("created"));
+    if (const auto found = bound.find(instance); found != bound.end()) {
+      const ServiceBinding& e = found->second;
+      const bool done = e.last_operation_state.empty() || e.last_operation_state == "succeeded";
+      out.Set(b, "state", std::string(done ? "created" : "pending"));
+      if (!done) out.Set(b, "binding", e.guid);
       continue;
     }
     auto job = ctx.cc.CreateServiceBinding(clone, instance, out.Str(b, "name"));
@@ -527,13 +531,21 @@ StepOutcome BindServices(StepContext& ctx) {
       out.Set(b, "state", std::string(job->has_value() ? "pending" : "created"));
       if (job->has_value()) out.Set(b, "job", **job);
     }
-    // Durable at once: a crash now must not create this binding twice or lose its job. After the
-    // last one the step's own checkpoint, written next, does it.
-    if (std::next(it) == items.end()) break;
-    const Status saved = ctx.save_outputs();
-    if (!saved.ok()) return StepOutcome::Error(saved);
   }
   return StepOutcome::Done();
+}
+
+// A binding of the clone failed on the platform: the bind fails when strict, or the binding is
+// listed as skipped (nullopt: go on).
+std::optional<StepOutcome> BindingFailed(Out& out, Value& b, bool strict) {
+  if (strict) {
+    return StepOutcome::Fail("binding the service instance " + InstanceLabel(out, b) +
+                             " to the clone failed, and the bind parameter strict is true; the broker log has the "
+                             "details");
+  }
+  out.Set(b, "state", std::string("skipped"));
+  Skip(out, b, "its service broker failed to bind it to the clone");
+  return std::nullopt;
 }
 
 StepOutcome AwaitBindings(StepContext& ctx) {
@@ -541,8 +553,32 @@ StepOutcome AwaitBindings(StepContext& ctx) {
   Out out(ctx.outputs);
   const bool strict = Strict(ctx);
   bool pending = false;
+  // The clone's bindings as the platform shows them, listed once, for those adopted without a job.
+  std::optional<std::map<std::string, ServiceBinding>> listed;
   for (auto& b : out.Arr("bindings").GetArray()) {
     if (!b.IsObject() || out.Str(b, "state") != "pending") continue;
+    if (!b.HasMember("job")) {
+      if (!listed) {
+        auto existing = ctx.cc.ListAppBindings(CloneGuid(ctx));
+        if (!existing.ok()) {
+          return CcFailure(ctx, kStep, "list_app_bindings", existing.status(), "listing the clone's bindings failed");
+        }
+        listed.emplace();
+        for (auto& e : *existing) listed->emplace(e.guid, std::move(e));
+      }
+      const auto found = listed->find(out.Str(b, "binding"));
+      const std::string state = found == listed->end() ? std::string("gone") : found->second.last_operation_state;
+      if (state.empty() || state == "succeeded") {
+        out.Set(b, "state", std::string("created"));
+      } else if (state == "initial" || state == "in progress") {
+        pending = true;
+      } else {
+        Log()->warn("clone.binding_failed job={} binding={} instance={} cc_binding={} state={}", ctx.job.id,
+                    ctx.job.binding.id, out.Str(b, "instance_guid"), out.Str(b, "binding"), state);
+        if (auto failed = BindingFailed(out, b, strict)) return *failed;
+      }
+      continue;
+    }
     auto job = ctx.cc.GetJob(out.Str(b, "job"));
     if (!job.ok()) {
       if (job.status().code() == Code::kNotFound) {  // pruned: the binding itself tells
@@ -557,13 +593,7 @@ StepOutcome AwaitBindings(StepContext& ctx) {
     } else if (job->state == "FAILED") {
       Log()->warn("clone.binding_failed job={} binding={} instance={} title={} detail={}", ctx.job.id,
                   ctx.job.binding.id, out.Str(b, "instance_guid"), job->error_title, base::LogQuote(job->error_detail));
-      if (strict) {
-        return StepOutcome::Fail("binding the service instance " + InstanceLabel(out, b) +
-                                 " to the clone failed, and the bind parameter strict is true; the broker log has "
-                                 "the details");
-      }
-      out.Set(b, "state", std::string("skipped"));
-      Skip(out, b, "its service broker failed to bind it to the clone");
+      if (auto failed = BindingFailed(out, b, strict)) return *failed;
     } else {
       pending = true;
     }

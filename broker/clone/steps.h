@@ -71,7 +71,7 @@ std::string ManagedByLabel(const EngineSettings& s);   // "<prefix>/managed-by" 
 
 // Everything a step may use. `fenced` runs a transaction under the job's lease (JobStore::Fenced);
 // steps use it to persist what must be durable before a Cloud Controller call (the session token
-// hash) or between two calls of one step (each created binding).
+// hash).
 struct StepContext {
   const ClaimedJob& job;
   rapidjson::Document& outputs;  // an object; the worker checkpoints it after the step
@@ -79,8 +79,6 @@ struct StepContext {
   const EngineSettings& settings;
   const base::Clock& clock;
   std::function<base::Status(const std::function<base::Status(JobTx&)>&)> fenced;
-  // Saves `outputs` (the job staying at its step, under the lease) in one statement.
-  std::function<base::Status()> save_outputs;
   // Reads the binding as it is now (the session report arrives on another thread). In the first
   // step of a claim it answers with the row the claim read together with the job, without a
   // second round trip.

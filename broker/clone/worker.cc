@@ -147,14 +147,6 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
                       settings_,
                       clock_,
                       [this, &lease](const std::function<Status(JobTx&)>& fn) { return store_.Fenced(lease, fn); },
-                      [this, &lease, &job, &outputs]() {
-                        JobUpdate u;
-                        u.status = JobUpdate::Status::kRunning;
-                        u.step = job.step;
-                        u.attempt = job.attempt;
-                        u.outputs_json = osb::WriteJson(outputs);
-                        return store_.Checkpoint(lease, u);
-                      },
                       [this, &job, &first_step_of_claim]() -> base::Result<std::optional<osb::Binding>> {
                         if (first_step_of_claim) return std::optional<osb::Binding>(job.binding);
                         return store_.ReadBinding(job.binding.id);

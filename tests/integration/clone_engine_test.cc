@@ -468,6 +468,7 @@ TEST_SUITE("clone::Engine") {
       const char* step;
       const char* method;
       const char* route;
+      int nth = 1;  // which matching call is held
     };
     const std::vector<Hang> hangs = {
         {"resolve_source", "GET", "/v3/apps/:guid"},
@@ -477,6 +478,10 @@ TEST_SUITE("clone::Engine") {
         {"set_droplet", "PATCH", "/v3/apps/:guid/relationships/current_droplet"},
         {"configure_process", "PATCH", "/v3/processes/:guid"},
         {"bind_services", "POST", "/v3/service_credential_bindings"},
+        // The third binding: the first two were made (their jobs known only to the killed
+        // attempt, which saves nothing between creations); the re-run adopts all three as the
+        // platform shows them and awaits those still being created by the binding itself.
+        {"bind_services", "POST", "/v3/service_credential_bindings", 3},
         {"await_bindings", "GET", "/v3/jobs/:guid"},
         {"start", "POST", "/v3/apps/:guid/actions/start"},
         {"await_session", "GET", "/v3/processes/:guid/stats"},
@@ -484,10 +489,11 @@ TEST_SUITE("clone::Engine") {
     for (std::size_t i = 0; i < hangs.size(); ++i) {
       const Hang& h = hangs[i];
       CAPTURE(h.step);
+      CAPTURE(h.nth);
       CloneTest t;
       t.Provision();
       const std::string bid = BindingId(100 + static_cast<int>(i));
-      Fake::Fault hang{Fake::Fault::Kind::kSlowResponse, h.method, h.route, 1, 1};
+      Fake::Fault hang{Fake::Fault::Kind::kSlowResponse, h.method, h.route, h.nth, 1};
       hang.delay = milliseconds(1000);
       t.fake.AddFault(hang);
       const Response r = t.Bind(bid, t.demo.app_guid);
@@ -519,6 +525,12 @@ TEST_SUITE("clone::Engine") {
           if (apps != e.query_params.end() && apps->second == clone_guid) ++lists;
         }
         CHECK(lists >= 1);
+        if (h.nth == 3) {
+          // The two managed bindings the killed attempt made were still being created: adopted
+          // as pending, their jobs unknown, and awaited by listing the clone's bindings again
+          // until the platform showed them succeeded.
+          CHECK(lists >= 2);
+        }
       }
       if (std::string_view(h.step) == "create_clone") {
         // The killed attempt recorded its token hash before asking for the app, so the re-run

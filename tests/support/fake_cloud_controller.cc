@@ -1177,6 +1177,7 @@ struct FakeCloudController::Impl {
   std::string NewJob(JobKind kind, const std::string& operation, const std::string& resource_guid, int ticks,
                      bool will_fail, bool stuck);
   void TickJob(JobRec& job);
+  void TickBindingCreateJob(const std::string& binding_guid);
   void FinishJob(JobRec& job);
   void EraseApp(const std::string& app_guid);
   ProcessRec& AddProcess(const AppRec& app, const std::string& guid, const std::string& type, int instances);
@@ -1778,6 +1779,15 @@ void FakeCloudController::Impl::TickJob(JobRec& job) {
     return;
   }
   FinishJob(job);
+}
+
+// A look at a binding whose create job is unfinished is a tick of that job too: the platform
+// finishes the job whether or not its creator still follows it (a broker that lost the job's guid
+// in a crash watches the binding instead).
+void FakeCloudController::Impl::TickBindingCreateJob(const std::string& binding_guid) {
+  for (auto& [guid, job] : jobs) {
+    if (job.kind == JobKind::kBindingCreate && job.resource_guid == binding_guid) TickJob(job);
+  }
 }
 
 void FakeCloudController::Impl::FinishJob(JobRec& job) {
@@ -3194,6 +3204,7 @@ Reply FakeCloudController::Impl::ListBindings(Call& c) {
   };
   std::function<Json::Object(const std::vector<const BindingRec*>&)> inc;
   if (!include.empty()) inc = included;
+  for (const BindingRec* b : recs) TickBindingCreateJob(b->guid);
   return List<BindingRec>(c, page, recs, [&](const BindingRec& b) { return BindingJson(b); }, inc);
 }
 
@@ -3273,6 +3284,7 @@ Reply FakeCloudController::Impl::GetBinding(Call& c) {
   if (auto bad = CheckQuery(c, {"include"})) return *bad;
   const auto b = bindings.find(c.Param("guid"));
   if (b == bindings.end()) return NotFound("Service credential binding");
+  TickBindingCreateJob(b->first);
   return JsonReply(200, BindingJson(b->second));
 }
 

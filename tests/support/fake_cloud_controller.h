@@ -10,7 +10,9 @@
 // `202` + `Location` for jobs, `label_selector`, `include=service_instance`.
 //
 // Asynchrony is deterministic: nothing happens on a timer. Each GET of a droplet, a job or a
-// process's stats advances that object by one tick; the tick counts are knobs. Everything a test
+// process's stats advances that object by one tick (a GET or listing of a service binding whose
+// create job is unfinished advances that job: the platform finishes a job nobody follows); the
+// tick counts are knobs. Everything a test
 // may want to break is a knob (Knobs) or a fault rule (Fault, "inject on the Nth call to a
 // route"). Every request is journaled (method, path, query, body, Authorization, time, status)
 // before its response is sent, so a test that got a response can assert on the journal at once.
