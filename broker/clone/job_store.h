@@ -7,10 +7,11 @@
 // lease expires, and any worker may claim the job again and re-run its current step (steps are
 // check-then-act, so the re-run adopts what the dead attempt made).
 //
-// Fencing: every write goes through Fenced() or Checkpoint(), whose job write matches only while
-// the job is still `running` and locked by this worker. When it is not (the lease expired and
-// another worker took it, or an unbind cancelled it) nothing is written and the result is
-// kFailedPrecondition with reason "lease_lost"; the worker must stop working on that job at once.
+// Fencing: every write goes through Fenced() or Checkpoint() (or BeginCheckpoint(), whose answer
+// comes later), whose job write matches only while the job is still `running` and locked by this
+// worker. When it is not (the lease expired and another worker took it, or an unbind cancelled
+// it) nothing is written and the result is kFailedPrecondition with reason "lease_lost"; the
+// worker must stop working on that job at once.
 //
 // Real implementation: store::PgStore (broker/store/pg_store.h). Thread-safe; a JobTx belongs to
 // the one thread running the Fenced() call.
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +73,15 @@ struct JobUpdate {
   std::string last_error;     // operator text for the jobs row; never a secret
 };
 
+// A Checkpoint() on its way: the statement is sent, its answer not yet read.
+class PendingCheckpoint {
+ public:
+  virtual ~PendingCheckpoint() = default;
+  // Waits for the answer: what Checkpoint() would have returned. Call it once; a pending
+  // checkpoint destroyed unread is read by its destructor.
+  virtual base::Status Wait() = 0;
+};
+
 // A fenced transaction: the osb::StoreTx for binding / instance rows, plus the job's own update
 // and follow-up jobs.
 class JobTx {
@@ -115,6 +126,13 @@ class JobStore {
   // transaction): the cheap checkpoint between steps that change nothing but the job itself.
   // Same fence and failure codes as Fenced().
   virtual base::Status Checkpoint(const Lease& lease, const JobUpdate& update) = 0;
+
+  // Checkpoint() without the wait: sends the statement and returns at once, so the caller can do
+  // other work (the next step's Cloud Controller calls) while the database writes it. The write
+  // is durable, and its fence known, only once Wait() returns OK. The pending checkpoint holds
+  // one of the store's connections until then: the caller must Wait() before it uses the store
+  // again (or it may wait for a connection its own pending checkpoint holds).
+  virtual std::unique_ptr<PendingCheckpoint> BeginCheckpoint(const Lease& lease, const JobUpdate& update) = 0;
 
   // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
   virtual base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) = 0;

@@ -4,7 +4,10 @@
 // LOCKED under a lease), run its current step (steps.h), ask the state machine what that means
 // (state_machine.h), and write the decision in one fenced transaction: advance (checkpoint the
 // outputs and go on at once), run again / retry later (release the lease until run_at), complete
-// or fail the job together with the binding it serves. A heartbeat thread renews the lease of
+// or fail the job together with the binding it serves. An advance within a young claim (younger
+// than half the lease) is sent without waiting (JobStore::BeginCheckpoint) and confirmed before
+// the next step touches the store and before the job's next write: the database writes it while
+// the next step waits for Cloud Controller. A heartbeat thread renews the lease of
 // every job in progress every lease/3; a job whose lease cannot be renewed (another worker took
 // it after an outage, or an unbind cancelled it) is abandoned at its next write.
 //

@@ -2,6 +2,7 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -318,6 +319,48 @@ Status PgStore::Checkpoint(const clone::Lease& lease, const clone::JobUpdate& up
   const Status s = WriteJob(conn.conn(), lease, update);
   if (s.code() == base::Code::kInternal && s.message() == kUnfenced) return LeaseLost(lease, "not running under this worker");
   return s;
+}
+
+namespace {
+
+// BeginCheckpoint's answer: the connection with the fenced UPDATE on the wire (or why it is not).
+class PgPendingCheckpoint final : public clone::PendingCheckpoint {
+ public:
+  PgPendingCheckpoint(clone::Lease lease, std::optional<PgPool::Lease> conn, Status failed)
+      : lease_(std::move(lease)), conn_(std::move(conn)), failed_(std::move(failed)) {}
+  ~PgPendingCheckpoint() override {
+    if (!read_) (void)Wait();
+  }
+
+  Status Wait() override {
+    if (read_) return Status::Internal("a pending checkpoint was read twice");
+    read_ = true;
+    if (!failed_.ok()) return failed_;
+    Result<PgRows> rows = conn_->conn().Receive();
+    conn_.reset();  // back to the pool
+    if (!rows.ok()) return rows.status();
+    if (rows->affected() != 1) return LeaseLost(lease_, "not running under this worker");
+    return Status::Ok();
+  }
+
+ private:
+  clone::Lease lease_;
+  std::optional<PgPool::Lease> conn_;
+  Status failed_;
+  bool read_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<clone::PendingCheckpoint> PgStore::BeginCheckpoint(const clone::Lease& lease,
+                                                                   const clone::JobUpdate& update) {
+  auto params = WriteJobParams(lease, update);
+  if (!params.ok()) return std::make_unique<PgPendingCheckpoint>(lease, std::nullopt, params.status());
+  auto conn = pool_.Acquire();
+  if (!conn.ok()) return std::make_unique<PgPendingCheckpoint>(lease, std::nullopt, conn.status());
+  conn->conn().Defer("write job", WriteJobSql(), std::move(params).value());
+  conn->conn().Send();
+  return std::make_unique<PgPendingCheckpoint>(lease, std::move(conn).value(), Status::Ok());
 }
 
 Result<std::optional<osb::Binding>> PgStore::ReadBinding(std::string_view binding_id) {

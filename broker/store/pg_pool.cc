@@ -118,6 +118,7 @@ struct ParamArrays {
 
 base::Result<PgRows> PgConnection::Exec(std::string_view what, const std::string& sql,
                                         const std::vector<PgParam>& params) {
+  if (awaiting()) return base::Status::Internal("a statement was sent while another awaits its answer");
   if (!deferred_.empty()) {
     Defer(what, sql, params);
     return Pipeline(TakeDeferred());
@@ -159,9 +160,46 @@ std::vector<PgConnection::Pending> PgConnection::TakeDeferred() {
 std::string PgConnection::NextStatementName() { return "broker_s" + std::to_string(++statement_names_); }
 
 base::Status PgConnection::Flush() {
+  if (awaiting()) return base::Status::Internal("a statement was sent while another awaits its answer");
   if (deferred_.empty()) return base::Status::Ok();
   auto rows = Pipeline(TakeDeferred());
   return rows.ok() ? base::Status::Ok() : rows.status();
+}
+
+void PgConnection::Send() {
+  if (awaiting() || send_failed_.has_value()) {
+    send_failed_ = base::Status::Internal("a statement was sent while another awaits its answer");
+    return;
+  }
+  if (deferred_.empty()) {
+    send_failed_ = base::Status::Internal("nothing to send");
+    return;
+  }
+  auto sent = SendPipeline(TakeDeferred());
+  if (!sent.ok()) {
+    send_failed_ = sent.status();
+    return;
+  }
+  sent_.emplace(std::move(sent).value());
+}
+
+base::Result<PgRows> PgConnection::Receive() {
+  if (send_failed_.has_value()) {
+    base::Status s = std::move(*send_failed_);
+    send_failed_.reset();
+    return s;
+  }
+  if (!sent_.has_value()) return base::Status::Internal("nothing was sent");
+  Sent sent = std::move(*sent_);
+  sent_.reset();
+  return ReceivePipeline(std::move(sent));
+}
+
+base::Status PgConnection::Lost(std::string_view what) {
+  marked_broken_ = true;
+  Log()->warn("store.statement_failed what={} code=unavailable detail={}", what,
+              base::LogQuote(Trimmed(PQerrorMessage(conn_.get()))));
+  return base::Status::Unavailable("database unavailable");
 }
 
 // libpq pipeline mode: every statement (and the Parse of one not yet prepared on this connection)
@@ -169,22 +207,17 @@ base::Status PgConnection::Flush() {
 // null PGresult; after a failure the rest answer PGRES_PIPELINE_ABORTED until the Sync's
 // PGRES_PIPELINE_SYNC.
 base::Result<PgRows> PgConnection::Pipeline(std::vector<Pending> items) {
+  BROKER_ASSIGN_OR_RETURN(Sent sent, SendPipeline(std::move(items)));
+  return ReceivePipeline(std::move(sent));
+}
+
+base::Result<PgConnection::Sent> PgConnection::SendPipeline(std::vector<Pending> items) {
   if (broken()) return base::Status::Unavailable("database unavailable");
   PGconn* c = conn_.get();
-  auto lost = [&](std::string_view what) {
-    marked_broken_ = true;
-    Log()->warn("store.statement_failed what={} code=unavailable detail={}", what,
-                base::LogQuote(Trimmed(PQerrorMessage(c))));
-    return base::Status::Unavailable("database unavailable");
-  };
+  auto lost = [&](std::string_view what) { return Lost(what); };
   if (PQenterPipelineMode(c) == 0) return lost(items.front().what);
 
-  struct Expected {
-    std::size_t item;
-    bool prepare;       // the Parse of a new named statement, not the statement itself
-    std::string name;   // for prepare
-  };
-  std::vector<Expected> expected;
+  std::vector<Sent::Expected> expected;
   expected.reserve(items.size() + 2);
   for (std::size_t i = 0; i < items.size(); ++i) {
     const Pending& p = items[i];
@@ -210,7 +243,14 @@ base::Result<PgRows> PgConnection::Pipeline(std::vector<Pending> items) {
     expected.push_back({i, false, {}});
   }
   if (PQpipelineSync(c) == 0) return lost(items.front().what);
+  return Sent{std::move(items), std::move(expected)};
+}
 
+base::Result<PgRows> PgConnection::ReceivePipeline(Sent sent) {
+  PGconn* c = conn_.get();
+  auto lost = [&](std::string_view what) { return Lost(what); };
+  const std::vector<Pending>& items = sent.items;
+  const std::vector<Sent::Expected>& expected = sent.expected;
   base::Status failure;
   std::optional<PgRows> last;
   std::size_t next = 0;
@@ -227,7 +267,7 @@ base::Result<PgRows> PgConnection::Pipeline(std::vector<Pending> items) {
     const ExecStatusType st = PQresultStatus(result.get());
     if (st == PGRES_PIPELINE_SYNC) break;
     if (next >= expected.size()) return lost(items.back().what);  // more results than statements
-    const Expected& e = expected[next++];
+    const Sent::Expected& e = expected[next++];
     const Pending& p = items[e.item];
     if (st == PGRES_PIPELINE_ABORTED) continue;  // not run: an earlier statement failed
     auto rows = Check(p.what, std::move(result));
@@ -423,9 +463,10 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
   // well, so the next callers get fresh connections instead of each tripping over a dead one.
   const bool broken = conn->broken();
   const bool open = conn->InTransaction();
-  const bool discard = broken || open || conn->HasDeferred();
+  const bool discard = broken || open || conn->HasDeferred() || conn->awaiting();
   if (discard && !broken) {
-    Log()->warn("store.connection_discarded reason={}", open ? "open_transaction" : "deferred_statements");
+    Log()->warn("store.connection_discarded reason={}",
+                open ? "open_transaction" : conn->awaiting() ? "unread_answers" : "deferred_statements");
   }
   std::deque<std::unique_ptr<PgConnection>> closing;
   {

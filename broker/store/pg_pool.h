@@ -126,6 +126,15 @@ class PgConnection {
   // Drops what Defer() queued, unsent.
   void DiscardDeferred() { deferred_.clear(); }
   bool HasDeferred() const { return !deferred_.empty(); }
+
+  // Flush() in two halves, so the caller can do other work while the server runs the statements:
+  // Send() puts what Defer() queued on the wire (an error is kept for Receive()); Receive() waits
+  // for the answers and returns the last statement's rows, or the first failure, as Flush() and
+  // Exec() would. Between the two the connection answers nothing else: Exec(), Flush() and
+  // Send() fail with kInternal. A connection released before its Receive() is closed.
+  void Send();
+  base::Result<PgRows> Receive();
+  bool awaiting() const { return sent_.has_value(); }
   // Statements that succeeded on this connection so far (deferred ones included): lets a caller
   // tell "nothing ran" from "failed after something ran".
   std::uint64_t statements_ok() const { return statements_ok_; }
@@ -157,8 +166,24 @@ class PgConnection {
 
   // Turns a PGresult (possibly null) into rows or a mapped Status; logs raw errors.
   base::Result<PgRows> Check(std::string_view what, PgResultPtr result);
+  // A pipeline on the wire: its statements and the results they will answer with, in order.
+  struct Sent {
+    struct Expected {
+      std::size_t item;
+      bool prepare;       // the Parse of a new named statement, not the statement itself
+      std::string name;   // for prepare
+    };
+    std::vector<Pending> items;
+    std::vector<Expected> expected;
+  };
+
   // Sends `items` in one pipeline (one sync) and returns the last one's rows or the first failure.
   base::Result<PgRows> Pipeline(std::vector<Pending> items);
+  // Pipeline()'s halves: queue and flush every statement and the sync; read every result.
+  base::Result<Sent> SendPipeline(std::vector<Pending> items);
+  base::Result<PgRows> ReceivePipeline(Sent sent);
+  // Marks the connection broken and logs why: the Status of a lost connection.
+  base::Status Lost(std::string_view what);
   // What Defer() queued, leaving the queue empty.
   std::vector<Pending> TakeDeferred();
   // A prepared statement name never used on this connection (broker_s<n>).
@@ -170,6 +195,8 @@ class PgConnection {
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
   std::uint64_t statement_names_ = 0;                     // names handed out (broker_s<n>)
   std::vector<Pending> deferred_;
+  std::optional<Sent> sent_;                // between Send() and Receive()
+  std::optional<base::Status> send_failed_;  // Send()'s error, for Receive()
   std::uint64_t statements_ok_ = 0;
 };
 

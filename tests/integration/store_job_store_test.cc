@@ -467,6 +467,50 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
     }
   }
 
+  TEST_CASE("Checkpoint and BeginCheckpoint write the job row in one fenced statement") {
+    Fixture f;
+    f.AddBinding("bind-1");
+    const auto id = f.Enqueue("bind-1");
+    REQUIRE(f.MustClaim("w1").has_value());
+    JobUpdate u;
+    u.status = JobUpdate::Status::kRunning;
+    u.step = "copy_droplet";
+    u.outputs_json = R"({"a":1})";
+    REQUIRE(f.store.Checkpoint(Lease{id, "w1"}, u).ok());
+    CHECK(f.db.Query("SELECT step, outputs::text FROM jobs") == Rows{{"copy_droplet", R"({"a": 1})"}});
+
+    // Sent at once, confirmed by Wait(): the row is written and the lease kept.
+    u.step = "set_droplet";
+    u.outputs_json = R"({"a":2})";
+    auto pending = f.store.BeginCheckpoint(Lease{id, "w1"}, u);
+    REQUIRE(pending != nullptr);
+    CHECK(pending->Wait().ok());
+    CHECK(pending->Wait().code() == Code::kInternal);  // read once
+    CHECK(f.db.Query("SELECT step, outputs::text FROM jobs") == Rows{{"set_droplet", R"({"a": 2})"}});
+    CHECK(f.JobRow(id) == std::vector<std::string>{"running", "w1", "t", "f"});
+
+    // One destroyed unread is read by its destructor: written, and the store works on.
+    u.step = "configure_process";
+    f.store.BeginCheckpoint(Lease{id, "w1"}, u).reset();
+    CHECK(f.db.Query("SELECT step FROM jobs") == Rows{{"configure_process"}});
+    CHECK(f.store.Checkpoint(Lease{id, "w1"}, u).ok());
+
+    // Outputs that are not a JSON object: refused before anything is sent.
+    u.outputs_json = "[1]";
+    CHECK(f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait().code() == Code::kInvalidArgument);
+    u.outputs_json = "{}";
+
+    // The fence: another worker's name, or a cancelled job, writes nothing.
+    const std::string before = f.db.Snapshot();
+    CHECK(IsLeaseLost(f.store.Checkpoint(Lease{id, "w2"}, u)));
+    CHECK(IsLeaseLost(f.store.BeginCheckpoint(Lease{id, "w2"}, u)->Wait()));
+    CHECK(f.db.Snapshot() == before);
+    REQUIRE(f.store.InTransaction([&](osb::StoreTx& tx) { return tx.CancelJobs("bind-1", osb::JobKind::kClone).status(); })
+                .ok());
+    CHECK(IsLeaseLost(f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait()));
+    CHECK(f.db.Query("SELECT status, step FROM jobs") == Rows{{"cancelled", "configure_process"}});
+  }
+
   TEST_CASE("kRetryable releases the lease; the job is claimable again only after run_at") {
     Fixture f;
     f.AddBinding("bind-1");

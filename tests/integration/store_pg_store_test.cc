@@ -823,6 +823,38 @@ TEST_SUITE("store::PgPool") {
         { auto gone = std::move(lease).value(); }
         CHECK(pool.open_connections() == 0);
       }
+      SUBCASE("Send puts them on the wire at once and Receive reads the answers") {
+        c.Defer("insert 8", insert, {PgParam::Int(8)});
+        c.Defer("read", count);
+        c.Send();
+        CHECK(c.awaiting());
+        // Nothing else may use the connection meanwhile.
+        CHECK(c.Exec("read", count).status().code() == Code::kInternal);
+        CHECK(c.Flush().code() == Code::kInternal);
+        auto answer = c.Receive();
+        REQUIRE_MESSAGE(answer.ok(), answer.status().ToString());
+        CHECK(answer->Get(0, 0) == "3");
+        CHECK_FALSE(c.awaiting());
+        CHECK(c.Receive().status().code() == Code::kInternal);  // nothing was sent
+        c.Send();                                                // nothing queued
+        CHECK(c.Receive().status().code() == Code::kInternal);
+        auto after = c.Exec("read", count);
+        REQUIRE(after.ok());
+        CHECK(after->Get(0, 0) == "3");
+      }
+      SUBCASE("Send of a failing statement: Receive returns its failure") {
+        c.Defer("insert bad", insert, {PgParam::Text("not a number")});
+        c.Send();
+        CHECK(c.Receive().status().code() == Code::kInternal);
+        CHECK_FALSE(c.broken());
+        CHECK(c.Exec("read", count)->Get(0, 0) == "2");
+      }
+      SUBCASE("when a lease goes back before its answers are read, the connection is closed") {
+        c.Defer("insert 9", insert, {PgParam::Int(9)});
+        c.Send();
+        { auto gone = std::move(lease).value(); }
+        CHECK(pool.open_connections() == 0);
+      }
     }
   }
 
