@@ -628,16 +628,24 @@ bool SessionReported(const osb::Binding& b) {
 
 StepOutcome AwaitSession(StepContext& ctx) {
   constexpr std::string_view kStep = step::kAwaitSession;
-  // The report first: once the bootstrap inside the clone has reported, the clone is running and
-  // nothing else needs asking (one Cloud Controller call fewer on the run that finds it).
-  auto binding = ctx.read_binding();
-  if (!binding.ok()) return StepOutcome::Error(binding.status());
-  if (binding->has_value() && SessionReported(**binding)) return StepOutcome::Done();
-  if (binding->has_value()) {
+  // What the bootstrap inside the clone reported: a session ends the step, a failure fails it.
+  const auto reported = [&ctx]() -> std::optional<StepOutcome> {
+    auto binding = ctx.read_binding();
+    if (!binding.ok()) return StepOutcome::Error(binding.status());
+    if (!binding->has_value()) return std::nullopt;
+    if (SessionReported(**binding)) return StepOutcome::Done();
     if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
       return StepOutcome::Fail(
           session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));
     }
+    return std::nullopt;
+  };
+  // A look after a wait asks for the report first: once the bootstrap has reported, the clone is
+  // running and nothing else needs asking (one Cloud Controller call fewer). Right after this
+  // claim started the app a report is unlikely yet: the platform first (while the start's
+  // checkpoint is being written), and the report after it.
+  if (ctx.resumed) {
+    if (auto outcome = reported()) return *outcome;
   }
 
   const std::string clone = CloneGuid(ctx);
@@ -660,6 +668,9 @@ StepOutcome AwaitSession(StepContext& ctx) {
       Log()->warn("clone.placement job={} binding={} details={}", ctx.job.id, ctx.job.binding.id,
                   base::LogQuote(st.details));
     }
+  }
+  if (!ctx.resumed) {
+    if (auto outcome = reported()) return *outcome;
   }
   // Starting, or running and the bootstrap has not reported yet: look again later.
   return StepOutcome::Wait(ctx.settings.poll_interval);
