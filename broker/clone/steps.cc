@@ -619,13 +619,6 @@ StepOutcome Start(StepContext& ctx) {
   return CcFailure(ctx, step::kStart, "start_app", s, "starting the clone failed");
 }
 
-bool SessionReported(const osb::Binding& b) {
-  if (b.credentials_json.empty()) return false;
-  const auto creds = ParseObject(b.credentials_json);
-  const auto it = creds.FindMember("ssh_command");
-  return it != creds.MemberEnd() && it->value.IsString() && it->value.GetStringLength() > 0;
-}
-
 StepOutcome AwaitSession(StepContext& ctx) {
   constexpr std::string_view kStep = step::kAwaitSession;
   // What the bootstrap inside the clone reported: a session ends the step, a failure fails it.
@@ -642,8 +635,9 @@ StepOutcome AwaitSession(StepContext& ctx) {
   };
   // A look after a wait asks for the report first: once the bootstrap has reported, the clone is
   // running and nothing else needs asking (one Cloud Controller call fewer). Right after this
-  // claim started the app a report is unlikely yet: the platform first (while the start's
-  // checkpoint is being written), and the report after it.
+  // claim started the app only the platform is asked: the worker's write of the wait that
+  // follows looks at the report under the binding's lock (it ends the bind when the report is
+  // there; a report after that finds the job waiting and ends it), so none is missed.
   if (ctx.resumed) {
     if (auto outcome = reported()) return *outcome;
   }
@@ -668,9 +662,6 @@ StepOutcome AwaitSession(StepContext& ctx) {
       Log()->warn("clone.placement job={} binding={} details={}", ctx.job.id, ctx.job.binding.id,
                   base::LogQuote(st.details));
     }
-  }
-  if (!ctx.resumed) {
-    if (auto outcome = reported()) return *outcome;
   }
   // Starting, or running and the bootstrap has not reported yet: look again later.
   return StepOutcome::Wait(ctx.settings.poll_interval);
@@ -842,6 +833,13 @@ StepOutcome AwaitDelete(StepContext& ctx) {
 }
 
 }  // namespace
+
+bool SessionReported(const osb::Binding& b) {
+  if (b.credentials_json.empty()) return false;
+  const auto creds = ParseObject(b.credentials_json);
+  const auto it = creds.FindMember("ssh_command");
+  return it != creds.MemberEnd() && it->value.IsString() && it->value.GetStringLength() > 0;
+}
 
 std::string BindingLabel(const EngineSettings& s) { return s.label_prefix + "/binding-guid"; }
 std::string ManagedByLabel(const EngineSettings& s) { return s.label_prefix + "/managed-by"; }

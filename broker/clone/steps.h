@@ -104,11 +104,16 @@ std::string AssembleCredentials(const std::string& session_credentials_json, con
 // outputs.clone.<key> as a string ("guid", "name"); empty when absent.
 std::string CloneOutput(const rapidjson::Value& outputs, const char* key);
 
+// True when the clone's bootstrap has reported a tmate session for `b` (its credentials hold an
+// ssh_command).
+bool SessionReported(const osb::Binding& b);
+
 // Makes `row` the succeeded bind its clone job's `outputs` describe: the credentials (the session
 // the clone reported, already in row.credentials_json, assembled with the clone's facts and a
 // session_url carrying a fresh key whose hash goes to session_key_hash), expires_at (the clone's
 // lifetime from `now`), the clone's guid and name, state succeeded. The worker calls it when the
-// job's last step finds the report; the session desk when the report finds the job waiting.
+// job's last step finds the report, or its wait for the report does; the session desk when the
+// report finds the job waiting.
 void CompleteBind(osb::Binding& row, const rapidjson::Value& outputs, const EngineSettings& settings,
                   base::TimePoint now);
 

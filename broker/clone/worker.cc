@@ -230,8 +230,13 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
     // Decisions that move only the job row take one fenced statement; the others (the binding
     // learns its clone, the job ends) a transaction that locks the binding row too.
     const bool learns_clone = job.kind == osb::JobKind::kClone && job.step == step::kCreateClone;
+    // The wait for the session report looks at the binding under its lock as it releases the job:
+    // a report that came meanwhile ends the bind here; one that comes later finds the job waiting
+    // (the session desk's lock order is the same, binding then job), so none falls in between.
+    const bool awaits_report =
+        job.kind == osb::JobKind::kClone && job.step == step::kAwaitSession && d.kind == Decision::Kind::kRunAgain;
     const bool job_only = (d.kind == Decision::Kind::kAdvance && !learns_clone) ||
-                          d.kind == Decision::Kind::kRunAgain || d.kind == Decision::Kind::kRetry;
+                          (d.kind == Decision::Kind::kRunAgain && !awaits_report) || d.kind == Decision::Kind::kRetry;
     // A checkpoint between two steps of this claim is confirmed while the next step runs: the
     // database writes it while the worker waits for Cloud Controller anyway, which saves a
     // round trip's wait (most of a statement's CPU) per step. Its fence is then known only after
@@ -249,10 +254,15 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
       job.attempt = 0;
       continue;
     }
+    bool ended_by_report = false;
     const Status written =
         job_only ? store_.Checkpoint(lease, update) : store_.Fenced(lease, [&](JobTx& tx) -> Status {
           tx.job() = update;
-          return ApplyToBinding(tx.store(), job, d, outputs, now);
+          ended_by_report = false;
+          if (!awaits_report) return ApplyToBinding(tx.store(), job, d, outputs, now);
+          BROKER_ASSIGN_OR_RETURN(ended_by_report, EndIfReported(tx.store(), job, outputs, now));
+          if (ended_by_report) tx.job().status = JobUpdate::Status::kCompleted;
+          return Status::Ok();
         });
 
     if (!written.ok()) {
@@ -265,7 +275,7 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
       }
       break;
     }
-    switch (d.kind) {
+    switch (ended_by_report ? Decision::Kind::kComplete : d.kind) {
       case Decision::Kind::kComplete:
         Log()->info("worker.job_completed job={} kind={} binding={}", job.id, osb::JobKindName(job.kind), job.binding.id);
         break;
@@ -288,6 +298,16 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
   (void)settle();  // only after a break that already stopped the job: nothing left to decide
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase({job.id, owner});
+}
+
+base::Result<bool> Worker::EndIfReported(osb::StoreTx& tx, const ClaimedJob& job,
+                                         const rapidjson::Document& outputs, base::TimePoint now) const {
+  BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> row, tx.LockBinding(job.binding.id));
+  if (!row.has_value() || row->deleted || row->operation_id != job.id || !SessionReported(*row)) return false;
+  Decision complete;
+  complete.kind = Decision::Kind::kComplete;
+  BROKER_RETURN_IF_ERROR(ApplyToBinding(tx, job, complete, outputs, now));
+  return true;
 }
 
 Status Worker::ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Decision& d,

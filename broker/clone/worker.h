@@ -82,6 +82,11 @@ class Worker {
   // the fenced transaction.
   base::Status ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Decision& d,
                               const rapidjson::Document& outputs, base::TimePoint now) const;
+  // In the fenced transaction of a clone job's wait for the session report: when the binding
+  // (locked) holds the report, completes the bind as the last step would have and returns true
+  // (the caller completes the job); otherwise false, nothing written.
+  base::Result<bool> EndIfReported(osb::StoreTx& tx, const ClaimedJob& job, const rapidjson::Document& outputs,
+                                   base::TimePoint now) const;
   const std::string& Id(int index) const { return ids_[static_cast<std::size_t>(index)]; }
 
   JobStore& store_;

@@ -231,6 +231,45 @@ TEST_SUITE("clone::Engine") {
     CHECK(log.find("by=session_report") != std::string::npos);
   }
 
+  TEST_CASE("a report that comes while the worker looks at the platform ends the bind with the worker's wait") {
+    // The report comes 300 ms after the start, while the worker's one look at the instance is
+    // held for 1.5 s: the session desk finds the job held and only stores the session; the
+    // worker, writing its wait, finds it under the binding's lock and ends the bind there (the
+    // next look would come a minute later).
+    auto report = CloneTest::DefaultReport();
+    report.trigger = Fake::SessionReport::Trigger::kOnStart;
+    report.delay = milliseconds(300);
+    CloneTest t(
+        [](Fake& f) {
+          f.UpdateKnobs([](Fake::Knobs& k) {
+            k.droplet_copy_ticks = 1;
+            k.binding_create_job_ticks = 1;
+            k.instance_start_ticks = 1;
+          });
+          Fake::Fault slow{Fake::Fault::Kind::kSlowResponse, "GET", "/v3/processes/:guid/stats", 1, 1};
+          slow.delay = milliseconds(1500);
+          f.AddFault(slow);
+        },
+        {{"CLONE_POLL_INTERVAL_MS", "60000"}}, report);
+    t.Provision();
+    const std::string bid = BindingId(3);
+    const Response r = t.Bind(bid, t.demo.app_guid);
+    REQUIRE(r.status == 202);
+    const auto started = std::chrono::steady_clock::now();
+    const auto op = t.AwaitOperation(bid, OperationOf(r), seconds(30));
+    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op), "\n", t.broker->LogTail(40));
+    CHECK(std::chrono::steady_clock::now() - started < seconds(20));
+    CHECK(StringMember(t.Credentials(bid), "ssh_command") == std::optional<std::string>(kSshCommandNormal));
+    CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);
+    CHECK(t.db.Query("SELECT count(*) FROM events WHERE binding_id = " + SqlQuote(bid) + " AND kind = 'binding.bound'") ==
+          std::vector<std::vector<std::string>>{{"1"}});
+    t.broker->Stop();
+    const std::string log = t.broker->Log();
+    CHECK(log.find("clone.session_reported") != std::string::npos);
+    CHECK(log.find("worker.job_completed") != std::string::npos);
+    CHECK(log.find("by=session_report") == std::string::npos);
+  }
+
   TEST_CASE("a docker app is cloned with its droplet copied synchronously") {
     std::string app;
     CloneTest t([&](Fake& f) {
