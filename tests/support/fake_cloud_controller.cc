@@ -26,11 +26,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <ostream>
 #include <stdexcept>
@@ -602,7 +602,8 @@ Json MetadataJson(const std::map<std::string, std::string>& labels,
 }
 
 // ================================================================================================
-// Session-report POSTs, on one background thread.
+// Session-report POSTs, on background threads: each container reports on its own, so reports are
+// posted concurrently (up to Reporter::kThreads at a time), each when its own delay has passed.
 // ================================================================================================
 
 struct PendingReport {
@@ -620,30 +621,35 @@ size_t CurlAppend(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-// Owns the thread; Stop() drops queued reports that have not started and joins.
+// Owns the threads; Stop() drops queued reports that have not started and joins.
 class Reporter {
  public:
+  static constexpr std::size_t kThreads = 8;
+
   Reporter() = default;
   ~Reporter() { Stop(); }
 
   void Enqueue(PendingReport report) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
-    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
-    queue_.push_back(std::move(report));
+    if (threads_.empty()) {
+      for (std::size_t i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+    }
+    const auto due = std::chrono::steady_clock::now() + report.delay;
+    queue_.emplace(due, std::move(report));
     cv_.notify_all();
   }
 
   void Stop() {
-    std::thread t;
+    std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
       queue_.clear();
-      t = std::move(thread_);
+      threads.swap(threads_);
     }
     cv_.notify_all();
-    if (t.joinable()) t.join();
+    for (auto& t : threads) t.join();
   }
 
   std::vector<FakeCloudController::SessionReportResult> Results() const {
@@ -663,9 +669,13 @@ class Reporter {
     while (true) {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      PendingReport r = std::move(queue_.front());
-      queue_.pop_front();
-      if (r.delay.count() > 0 && cv_.wait_for(lock, r.delay, [&] { return stopping_; })) return;
+      const auto due = queue_.begin()->first;
+      if (std::chrono::steady_clock::now() < due) {
+        cv_.wait_until(lock, due);  // or an earlier report arrived, or Stop(): look again
+        continue;
+      }
+      PendingReport r = std::move(queue_.begin()->second);
+      queue_.erase(queue_.begin());
       lock.unlock();
       FakeCloudController::SessionReportResult result = Post(r);
       lock.lock();
@@ -713,9 +723,9 @@ class Reporter {
   mutable std::condition_variable cv_;
   // Guarded by mu_.
   bool stopping_ = false;
-  std::deque<PendingReport> queue_;
+  std::multimap<std::chrono::steady_clock::time_point, PendingReport> queue_;  // by due time
   std::vector<FakeCloudController::SessionReportResult> results_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // ================================================================================================
