@@ -24,6 +24,17 @@ bool LeaseLost(const Status& s) {
   return s.code() == base::Code::kFailedPrecondition && s.reason() == kLeaseLost;
 }
 
+// A write of the job's progress that failed: the job is no longer this worker's (its lease
+// lost), or the database is unreachable (the lease then expires and the job is claimed again).
+void LogWriteFailure(const Status& s, const ClaimedJob& job) {
+  if (LeaseLost(s)) {
+    Log()->warn("worker.lease_lost job={} binding={} step={}", job.id, job.binding.id, job.step);
+  } else {
+    Log()->error("worker.write_failed job={} binding={} step={} error={}", job.id, job.binding.id, job.step,
+                 base::LogQuote(s.ToString()));
+  }
+}
+
 rapidjson::Document ParseOutputs(const std::string& text) {
   rapidjson::Document d;
   d.Parse(text.c_str(), text.size());
@@ -184,12 +195,7 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
     // The previous step's checkpoint first: when its fence did not hold, this step ran on a job
     // that was no longer this worker's, and its outcome is dropped unwritten.
     if (const Status settled = settle(); !settled.ok()) {
-      if (LeaseLost(settled)) {
-        Log()->warn("worker.lease_lost job={} binding={} step={}", job.id, job.binding.id, job.step);
-      } else {
-        Log()->error("worker.write_failed job={} binding={} step={} error={}", job.id, job.binding.id, job.step,
-                     base::LogQuote(settled.ToString()));
-      }
+      LogWriteFailure(settled, job);
       break;
     }
 
@@ -266,13 +272,7 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
         });
 
     if (!written.ok()) {
-      if (LeaseLost(written)) {
-        Log()->warn("worker.lease_lost job={} binding={} step={}", job.id, job.binding.id, job.step);
-      } else {
-        // The database is unreachable: the lease expires and the job is claimed again later.
-        Log()->error("worker.write_failed job={} binding={} step={} error={}", job.id, job.binding.id, job.step,
-                     base::LogQuote(written.ToString()));
-      }
+      LogWriteFailure(written, job);
       break;
     }
     switch (ended_by_report ? Decision::Kind::kComplete : d.kind) {

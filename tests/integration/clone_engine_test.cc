@@ -66,6 +66,26 @@ std::string CatalogWithDeadline(int deadline_seconds) {
   return path;
 }
 
+// Every platform step finishes on its first look (droplet copy, binding jobs, instance start).
+void FirstLookPlatform(Fake& f) {
+  f.UpdateKnobs([](Fake::Knobs& k) {
+    k.droplet_copy_ticks = 1;
+    k.binding_create_job_ticks = 1;
+    k.instance_start_ticks = 1;
+  });
+}
+
+// Binds the demo app as `bid` and requires the bind to succeed within 30 s; returns how long it
+// took from the 202.
+std::chrono::steady_clock::duration BindUntilSucceeded(CloneHarness& t, const std::string& bid) {
+  const Response r = t.Bind(bid, t.demo.app_guid);
+  REQUIRE(r.status == 202);
+  const auto started = std::chrono::steady_clock::now();
+  const auto op = t.AwaitOperation(bid, OperationOf(r), seconds(30));
+  REQUIRE_MESSAGE(CloneHarness::State(op) == "succeeded", CloneHarness::Description(op), "\n", t.broker->LogTail(40));
+  return std::chrono::steady_clock::now() - started;
+}
+
 // Index of the first journal entry matching method and route (or path glob) at or after `from`.
 std::ptrdiff_t IndexOf(const std::vector<Fake::JournalEntry>& journal, const std::string& method,
                        const std::string& route, std::size_t from = 0) {
@@ -190,23 +210,10 @@ TEST_SUITE("clone::Engine") {
     // Every platform step finishes on its first look, so the only wait is the report's.
     auto report = CloneTest::DefaultReport();
     report.delay = milliseconds(1000);
-    CloneTest t(
-        [](Fake& f) {
-          f.UpdateKnobs([](Fake::Knobs& k) {
-            k.droplet_copy_ticks = 1;
-            k.binding_create_job_ticks = 1;
-            k.instance_start_ticks = 1;
-          });
-        },
-        {{"CLONE_POLL_INTERVAL_MS", "60000"}}, report);
+    CloneTest t(FirstLookPlatform, {{"CLONE_POLL_INTERVAL_MS", "60000"}}, report);
     t.Provision();
     const std::string bid = BindingId(2);
-    const Response r = t.Bind(bid, t.demo.app_guid);
-    REQUIRE(r.status == 202);
-    const auto started = std::chrono::steady_clock::now();
-    const auto op = t.AwaitOperation(bid, OperationOf(r), seconds(30));
-    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op), "\n", t.broker->LogTail(40));
-    CHECK(std::chrono::steady_clock::now() - started < seconds(20));
+    CHECK(BindUntilSucceeded(t, bid) < seconds(20));
     const auto creds = t.Credentials(bid);
     CHECK(StringMember(creds, "ssh_command") == std::optional<std::string>(kSshCommandNormal));
     CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
@@ -241,11 +248,7 @@ TEST_SUITE("clone::Engine") {
     report.delay = milliseconds(300);
     CloneTest t(
         [](Fake& f) {
-          f.UpdateKnobs([](Fake::Knobs& k) {
-            k.droplet_copy_ticks = 1;
-            k.binding_create_job_ticks = 1;
-            k.instance_start_ticks = 1;
-          });
+          FirstLookPlatform(f);
           Fake::Fault slow{Fake::Fault::Kind::kSlowResponse, "GET", "/v3/processes/:guid/stats", 1, 1};
           slow.delay = milliseconds(1500);
           f.AddFault(slow);
@@ -253,12 +256,7 @@ TEST_SUITE("clone::Engine") {
         {{"CLONE_POLL_INTERVAL_MS", "60000"}}, report);
     t.Provision();
     const std::string bid = BindingId(3);
-    const Response r = t.Bind(bid, t.demo.app_guid);
-    REQUIRE(r.status == 202);
-    const auto started = std::chrono::steady_clock::now();
-    const auto op = t.AwaitOperation(bid, OperationOf(r), seconds(30));
-    REQUIRE_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op), "\n", t.broker->LogTail(40));
-    CHECK(std::chrono::steady_clock::now() - started < seconds(20));
+    CHECK(BindUntilSucceeded(t, bid) < seconds(20));
     CHECK(StringMember(t.Credentials(bid), "ssh_command") == std::optional<std::string>(kSshCommandNormal));
     CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);
     CHECK(t.db.Query("SELECT count(*) FROM events WHERE binding_id = " + SqlQuote(bid) + " AND kind = 'binding.bound'") ==
