@@ -621,25 +621,21 @@ StepOutcome Start(StepContext& ctx) {
 
 StepOutcome AwaitSession(StepContext& ctx) {
   constexpr std::string_view kStep = step::kAwaitSession;
-  // What the bootstrap inside the clone reported: a session ends the step, a failure fails it.
-  const auto reported = [&ctx]() -> std::optional<StepOutcome> {
+  // A look after a wait asks for the report first: a session ends the step (the clone is running
+  // and nothing else needs asking: one Cloud Controller call fewer), a failure fails it. Right
+  // after this claim started the app only the platform is asked: the worker's write of the wait
+  // that follows looks at the report under the binding's lock (it ends the bind when the report
+  // is there; a report after that finds the job waiting and ends it), so none is missed.
+  if (ctx.resumed) {
     auto binding = ctx.read_binding();
     if (!binding.ok()) return StepOutcome::Error(binding.status());
-    if (!binding->has_value()) return std::nullopt;
-    if (SessionReported(**binding)) return StepOutcome::Done();
-    if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
-      return StepOutcome::Fail(
-          session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));
+    if (binding->has_value() && SessionReported(**binding)) return StepOutcome::Done();
+    if (binding->has_value()) {
+      if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
+        return StepOutcome::Fail(
+            session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));
+      }
     }
-    return std::nullopt;
-  };
-  // A look after a wait asks for the report first: once the bootstrap has reported, the clone is
-  // running and nothing else needs asking (one Cloud Controller call fewer). Right after this
-  // claim started the app only the platform is asked: the worker's write of the wait that
-  // follows looks at the report under the binding's lock (it ends the bind when the report is
-  // there; a report after that finds the job waiting and ends it), so none is missed.
-  if (ctx.resumed) {
-    if (auto outcome = reported()) return *outcome;
   }
 
   const std::string clone = CloneGuid(ctx);

@@ -167,7 +167,7 @@ base::Status PgConnection::Flush() {
 }
 
 void PgConnection::Send() {
-  if (awaiting() || send_failed_.has_value()) {
+  if (awaiting()) {
     send_failed_ = base::Status::Internal("a statement was sent while another awaits its answer");
     return;
   }

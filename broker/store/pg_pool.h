@@ -134,7 +134,7 @@ class PgConnection {
   // Send() fail with kInternal. A connection released before its Receive() is closed.
   void Send();
   base::Result<PgRows> Receive();
-  bool awaiting() const { return sent_.has_value(); }
+  bool awaiting() const { return sent_.has_value() || send_failed_.has_value(); }
   // Statements that succeeded on this connection so far (deferred ones included): lets a caller
   // tell "nothing ran" from "failed after something ran".
   std::uint64_t statements_ok() const { return statements_ok_; }
