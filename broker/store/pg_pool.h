@@ -130,8 +130,9 @@ class PgConnection {
   // Flush() in two halves, so the caller can do other work while the server runs the statements:
   // Send() puts what Defer() queued on the wire (an error is kept for Receive()); Receive() waits
   // for the answers and returns the last statement's rows, or the first failure, as Flush() and
-  // Exec() would. Between the two the connection answers nothing else: Exec(), Flush() and
-  // Send() fail with kInternal. A connection released before its Receive() is closed.
+  // Exec() would. Between the two the connection answers nothing else: Exec() and Flush() fail
+  // with kInternal, and so does the next Receive() after a second Send(). A connection released
+  // before its Receive() is closed.
   void Send();
   base::Result<PgRows> Receive();
   bool awaiting() const { return sent_.has_value() || send_failed_.has_value(); }
