@@ -152,6 +152,13 @@ std::vector<std::string> AuthorizedKeys(const osb::Binding& b) {
 
 // ---- Clone steps -----------------------------------------------------------------------------
 
+// A service binding the platform has finished creating: no last operation, or a create that
+// succeeded. Anything else (initial, in progress, failed, a delete) is not settled.
+bool Settled(const ServiceBinding& b) {
+  if (b.last_operation_type.empty() && b.last_operation_state.empty()) return true;
+  return b.last_operation_type != "delete" && b.last_operation_state == "succeeded";
+}
+
 StepOutcome ResolveSource(StepContext& ctx) {
   constexpr std::string_view kStep = step::kResolveSource;
   Out out(ctx.outputs);
@@ -235,9 +242,7 @@ StepOutcome ResolveSource(StepContext& ctx) {
   for (const auto& b : *bindings) {
     const bool ours = b.service_instance_guid == ctx.job.binding.instance_id ||
                       (!b.service_plan_guid.empty() && own_plans->count(b.service_plan_guid) > 0);
-    const bool settled = b.last_operation_type.empty() ||
-                         (b.last_operation_type == "create" && b.last_operation_state == "succeeded");
-    if (ours || !settled) {
+    if (ours || !Settled(b)) {
       ++excluded;
       continue;
     }
@@ -512,7 +517,7 @@ StepOutcome BindServices(StepContext& ctx) {
     const std::string instance = out.Str(b, "instance_guid");
     if (const auto found = bound.find(instance); found != bound.end()) {
       const ServiceBinding& e = found->second;
-      const bool done = e.last_operation_state.empty() || e.last_operation_state == "succeeded";
+      const bool done = Settled(e);
       out.Set(b, "state", std::string(done ? "created" : "pending"));
       if (!done) out.Set(b, "binding", e.guid);
       continue;
@@ -568,7 +573,7 @@ StepOutcome AwaitBindings(StepContext& ctx) {
       }
       const auto found = listed->find(out.Str(b, "binding"));
       const std::string state = found == listed->end() ? std::string("gone") : found->second.last_operation_state;
-      if (state.empty() || state == "succeeded") {
+      if (found != listed->end() && Settled(found->second)) {
         out.Set(b, "state", std::string("created"));
       } else if (state == "initial" || state == "in progress") {
         pending = true;

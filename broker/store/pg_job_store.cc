@@ -204,8 +204,6 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
   return job;
 }
 
-constexpr std::string_view kUnfenced = "job write matched no row under this lease";
-
 // WriteJobSql's parameters for `job`; kInvalidArgument when its outputs are not a JSON object.
 Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clone::JobUpdate& job) {
   auto outputs = osb::ParseJson(job.outputs_json, "job outputs");
@@ -215,16 +213,6 @@ Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clo
                               PgParam::Text(std::string(JobStatusWord(job.status))), PgParam::Text(job.step),
                               PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
                               PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))};
-}
-
-Status WriteJob(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
-  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, job));
-  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn.Exec("write job", WriteJobSql(), params));
-  if (rows.affected() != 1) {
-    // The callers report it as a lost lease.
-    return Status::Internal(std::string(kUnfenced));
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -315,10 +303,8 @@ Status PgStore::Fenced(const clone::Lease& lease,
 }
 
 Status PgStore::Checkpoint(const clone::Lease& lease, const clone::JobUpdate& update) {
-  BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  const Status s = WriteJob(conn.conn(), lease, update);
-  if (s.code() == base::Code::kInternal && s.message() == kUnfenced) return LeaseLost(lease, "not running under this worker");
-  return s;
+  // The same single round trip as an autocommit UPDATE: sent, then read at once.
+  return BeginCheckpoint(lease, update)->Wait();
 }
 
 namespace {

@@ -116,12 +116,13 @@ class PgStore final : public osb::Store, public clone::JobStore {
   base::Status Fenced(const clone::Lease& lease,
                       const std::function<base::Status(clone::JobTx&)>& fn) override;
 
-  // As GetBinding.
-  // clone::JobStore::Checkpoint: WriteJob's fenced UPDATE on its own (autocommit).
+  // clone::JobStore::Checkpoint: the fenced job UPDATE on its own (autocommit), as
+  // BeginCheckpoint(lease, update)->Wait().
   base::Status Checkpoint(const clone::Lease& lease, const clone::JobUpdate& update) override;
   // The same UPDATE, sent in pipeline mode and read by Wait() (PgConnection::Send/Receive).
   std::unique_ptr<clone::PendingCheckpoint> BeginCheckpoint(const clone::Lease& lease,
                                                             const clone::JobUpdate& update) override;
+  // As GetBinding.
   base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) override;
 
   // See clone::JobStore. One SELECT over service_bindings with a NOT EXISTS on jobs (kind
