@@ -71,6 +71,16 @@ struct JobUpdate {
   int attempt = 0;
   base::TimePoint run_at{};   // kRetryable
   std::string last_error;     // operator text for the jobs row; never a secret
+  // When set, the job's binding row learns its clone app in the same write: clone_app_guid and
+  // clone_app_name, written before the job row (binding before job, as every transaction locks
+  // them), only while the binding is still this job's operation (an unbind moves it on to its
+  // teardown job; that is checked again under the binding's lock) and the job is running under
+  // this lease.
+  struct Clone {
+    std::string guid;
+    std::string name;
+  };
+  std::optional<Clone> clone;
 };
 
 // A Checkpoint() on its way: the statement is sent, its answer not yet read.

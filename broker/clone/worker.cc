@@ -233,15 +233,21 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
         break;
     }
 
-    // Decisions that move only the job row take one fenced statement; the others (the binding
-    // learns its clone, the job ends) a transaction that locks the binding row too.
-    const bool learns_clone = job.kind == osb::JobKind::kClone && job.step == step::kCreateClone;
+    // The binding learns its clone as soon as it exists (a teardown looks for it besides its
+    // label), in the job's own write.
+    if (job.kind == osb::JobKind::kClone && job.step == step::kCreateClone && d.kind == Decision::Kind::kAdvance) {
+      update.clone = JobUpdate::Clone{CloneOutput(outputs, "guid"), CloneOutput(outputs, "name")};
+    }
+
+    // Decisions that move only the job row (and the binding's clone columns) take one fenced
+    // write; the others (the job ends, or waits for the report) a transaction that locks the
+    // binding row too.
     // The wait for the session report looks at the binding under its lock as it releases the job:
     // a report that came meanwhile ends the bind here; one that comes later finds the job waiting
     // (the session desk's lock order is the same, binding then job), so none falls in between.
     const bool awaits_report =
         job.kind == osb::JobKind::kClone && job.step == step::kAwaitSession && d.kind == Decision::Kind::kRunAgain;
-    const bool job_only = (d.kind == Decision::Kind::kAdvance && !learns_clone) ||
+    const bool job_only = d.kind == Decision::Kind::kAdvance ||
                           (d.kind == Decision::Kind::kRunAgain && !awaits_report) || d.kind == Decision::Kind::kRetry;
     // A checkpoint between two steps of this claim is confirmed while the next step runs: the
     // database writes it while the worker waits for Cloud Controller anyway, which saves a
@@ -319,11 +325,6 @@ Status Worker::ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Dec
   event.instance_id = row->instance_id;
   event.binding_id = job.binding.id;
   switch (d.kind) {
-    case Decision::Kind::kAdvance:
-      // The binding learns its clone as soon as it exists (GET and teardown use it).
-      row->clone_app_guid = CloneOutput(outputs, "guid");
-      row->clone_app_name = CloneOutput(outputs, "name");
-      return tx.UpdateBinding(*row);
     case Decision::Kind::kComplete:
       if (job.kind == osb::JobKind::kClone) {
         CompleteBind(*row, outputs, settings_, now);
@@ -354,6 +355,7 @@ Status Worker::ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Dec
       }
       return Status::Ok();
     }
+    case Decision::Kind::kAdvance:  // the job's own write (JobUpdate::clone)
     case Decision::Kind::kRunAgain:
     case Decision::Kind::kRetry:
       return Status::Ok();

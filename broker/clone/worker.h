@@ -78,8 +78,8 @@ class Worker {
   void Heartbeat();
   // Runs the claimed job step after step until it leaves this worker.
   void Run(ClaimedJob job, const std::string& owner, bool single_step);
-  // The binding (and follow-up job) side of a decision that ends the job or names its clone, in
-  // the fenced transaction.
+  // The binding (and follow-up job) side of a decision that ends the job, in the fenced
+  // transaction (other decisions change nothing there).
   base::Status ApplyToBinding(osb::StoreTx& tx, const ClaimedJob& job, const Decision& d,
                               const rapidjson::Document& outputs, base::TimePoint now) const;
   // In the fenced transaction of a clone job's wait for the session report: when the binding

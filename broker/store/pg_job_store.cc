@@ -204,6 +204,19 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
   return job;
 }
 
+// JobUpdate::clone: the job's binding learns its clone app. $1 job id, $2 worker, $3 guid, $4 name.
+// The subquery finds the binding through the job only when the fence holds (a job's binding_id
+// never changes). It reads the statement's snapshot, so an unbind that commits while this waits
+// for the binding's lock is caught by the row's own re-check: the unbind moved operation_id on
+// to its teardown job, and the row no longer matches.
+const std::string& WriteBindingCloneSql() {
+  static const std::string sql =
+      "UPDATE service_bindings SET clone_app_guid = $3, clone_app_name = $4, updated_at = now() "
+      "WHERE id = (SELECT binding_id FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running') "
+      "AND operation_id = $1 AND deleted_at IS NULL";
+  return sql;
+}
+
 // WriteJobSql's parameters for `job`; kInvalidArgument when its outputs are not a JSON object.
 Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clone::JobUpdate& job) {
   auto outputs = osb::ParseJson(job.outputs_json, "job outputs");
@@ -213,6 +226,19 @@ Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clo
                               PgParam::Text(std::string(JobStatusWord(job.status))), PgParam::Text(job.step),
                               PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
                               PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))};
+}
+
+// Queues the job's write on `conn` (after the binding's, when it learns its clone): the last
+// statement queued is the job's, whose row count tells whether the fence held.
+Status DeferJobWrite(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
+  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, job));
+  if (job.clone.has_value()) {
+    conn.Defer("write binding clone", WriteBindingCloneSql(),
+               {PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id), PgParam::Text(job.clone->guid),
+                PgParam::Text(job.clone->name)});
+  }
+  conn.Defer("write job", WriteJobSql(), std::move(params));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -296,9 +322,7 @@ Status PgStore::Fenced(const clone::Lease& lease,
     }
     // The job row is locked under a fence that held (LockFencedSql), so this write matches it:
     // it travels with the COMMIT.
-    BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, tx.job()));
-    conn.Defer("write job", WriteJobSql(), std::move(params));
-    return Status::Ok();
+    return DeferJobWrite(conn, lease, tx.job());
   });
 }
 
@@ -340,11 +364,12 @@ class PgPendingCheckpoint final : public clone::PendingCheckpoint {
 
 std::unique_ptr<clone::PendingCheckpoint> PgStore::BeginCheckpoint(const clone::Lease& lease,
                                                                    const clone::JobUpdate& update) {
-  auto params = WriteJobParams(lease, update);
-  if (!params.ok()) return std::make_unique<PgPendingCheckpoint>(lease, std::nullopt, params.status());
   auto conn = pool_.Acquire();
   if (!conn.ok()) return std::make_unique<PgPendingCheckpoint>(lease, std::nullopt, conn.status());
-  conn->conn().Defer("write job", WriteJobSql(), std::move(params).value());
+  if (const Status queued = DeferJobWrite(conn->conn(), lease, update); !queued.ok()) {
+    conn->conn().DiscardDeferred();
+    return std::make_unique<PgPendingCheckpoint>(lease, std::nullopt, queued);
+  }
   conn->conn().Send();
   return std::make_unique<PgPendingCheckpoint>(lease, std::move(conn).value(), Status::Ok());
 }

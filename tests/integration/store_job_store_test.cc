@@ -511,6 +511,80 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
     CHECK(f.db.Query("SELECT status, step FROM jobs") == Rows{{"cancelled", "configure_process"}});
   }
 
+  TEST_CASE("a job write that names the clone writes it to the binding too, under the same fence") {
+    Fixture f;
+    f.AddBinding("bind-1");
+    const auto id = f.Enqueue("bind-1");
+    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
+    REQUIRE(f.MustClaim("w1").has_value());
+    const auto clone_columns = [&f] {
+      return f.db.Query("SELECT COALESCE(clone_app_guid, ''), COALESCE(clone_app_name, '') FROM service_bindings");
+    };
+    JobUpdate u;
+    u.status = JobUpdate::Status::kRunning;
+    u.step = "copy_droplet";
+    u.clone = JobUpdate::Clone{"clone-guid-1", "app-ssh"};
+
+    SUBCASE("written with the job, by Checkpoint and by BeginCheckpoint") {
+      REQUIRE(f.store.Checkpoint(Lease{id, "w1"}, u).ok());
+      CHECK(clone_columns() == Rows{{"clone-guid-1", "app-ssh"}});
+      CHECK(f.db.Query("SELECT step FROM jobs") == Rows{{"copy_droplet"}});
+      u.clone = JobUpdate::Clone{"clone-guid-2", "app-ssh-2"};
+      u.step = "await_droplet";
+      REQUIRE(f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait().ok());
+      CHECK(clone_columns() == Rows{{"clone-guid-2", "app-ssh-2"}});
+      CHECK(f.db.Query("SELECT step FROM jobs") == Rows{{"await_droplet"}});
+      // And by Fenced, whose job update may name it as well.
+      u.clone = JobUpdate::Clone{"clone-guid-3", "app-ssh-3"};
+      REQUIRE(f.store.Fenced(Lease{id, "w1"}, [&](JobTx& tx) {
+                        tx.job() = u;
+                        return Status::Ok();
+                      }).ok());
+      CHECK(clone_columns() == Rows{{"clone-guid-3", "app-ssh-3"}});
+    }
+    SUBCASE("when the fence does not hold, neither row is written") {
+      const std::string before = f.db.Snapshot();
+      CHECK(IsLeaseLost(f.store.BeginCheckpoint(Lease{id, "w2"}, u)->Wait()));
+      CHECK(IsLeaseLost(f.store.Checkpoint(Lease{id, "w2"}, u)));
+      CHECK(f.db.Snapshot() == before);
+    }
+    SUBCASE("when the binding is no longer this job's operation, only the job is written") {
+      f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id + 1000));
+      REQUIRE(f.store.Checkpoint(Lease{id, "w1"}, u).ok());
+      CHECK(clone_columns() == Rows{{"", ""}});
+      CHECK(f.db.Query("SELECT step FROM jobs") == Rows{{"copy_droplet"}});
+    }
+    SUBCASE("an unbind holding the binding is waited for; after it, the fence fails and nothing is written") {
+      std::atomic<bool> locked{false};
+      int tx_calls = 0;
+      Status unbind;
+      std::thread unbinder([&] {
+        unbind = f.store.InTransaction([&](osb::StoreTx& tx) {
+          ++tx_calls;
+          auto b = tx.LockBinding("bind-1");
+          if (!b.ok()) return b.status();
+          auto c = tx.CancelJobs("bind-1", osb::JobKind::kClone);
+          if (!c.ok()) return c.status();
+          locked = true;
+          // The checkpoint below is sent meanwhile and must wait for this transaction.
+          std::this_thread::sleep_for(milliseconds(300));
+          // As osb::Broker::StartTeardown: the binding moves on to its teardown job.
+          (*b)->operation = osb::BindingOperation::kUnbind;
+          (*b)->operation_id = id + 1000;
+          return tx.UpdateBinding(**b);
+        });
+      });
+      while (!locked) std::this_thread::yield();
+      const Status written = f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait();
+      unbinder.join();
+      CHECK(unbind.ok());
+      CHECK(tx_calls == 1);  // no deadlock, no re-run
+      CHECK(IsLeaseLost(written));
+      CHECK(clone_columns() == Rows{{"", ""}});
+      CHECK(f.db.Query("SELECT status, step FROM jobs") == Rows{{"cancelled", "resolve_source_app"}});
+    }
+  }
+
   TEST_CASE("kRetryable releases the lease; the job is claimable again only after run_at") {
     Fixture f;
     f.AddBinding("bind-1");
