@@ -60,7 +60,9 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
     failure.reset();
     nothing_yet = false;
     completed_job = 0;
-    BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> found, tx.LockBinding(binding_id));
+    // The binding, and the job of its operation (which this report may end), in one go.
+    BROKER_ASSIGN_OR_RETURN(osb::StoreTx::BindingAndJob rows, tx.LockBindingAndJob(binding_id));
+    std::optional<osb::Binding>& found = rows.binding;
     // Authenticate before looking at the body: an unauthenticated caller learns nothing from it.
     const bool token_ok = SecretMatches(bearer_token, found.has_value() ? found->session_token_hash : "");
     if (!found.has_value() || !token_ok || !AcceptsReports(*found)) return BadToken();
@@ -96,11 +98,10 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
     event.binding_id = binding.id;
     event.request_id = std::string(request_id);
 
-    // The bind's job waiting for this very report ends here (binding row first, then the job).
+    // The bind's job waiting for this very report ends here.
     std::optional<osb::Event> bound;
-    if (report.session.has_value() && engine_ != nullptr && binding.state == osb::OperationState::kInProgress &&
-        binding.operation_id > 0) {
-      BROKER_ASSIGN_OR_RETURN(std::optional<osb::JobRow> job, tx.LockJob(binding.operation_id));
+    if (report.session.has_value() && engine_ != nullptr && binding.state == osb::OperationState::kInProgress) {
+      const std::optional<osb::JobRow>& job = rows.job;
       if (job.has_value() && job->kind == osb::JobKind::kClone && job->step == step::kAwaitSession &&
           job->Waiting()) {
         BROKER_ASSIGN_OR_RETURN(rapidjson::Document outputs, osb::ParseJson(job->outputs_json, "job outputs"));

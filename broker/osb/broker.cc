@@ -301,7 +301,9 @@ base::Result<BindResult> Broker::Bind(const RequestContext& ctx, const BindReque
   BindResult result;
   const Status s = store_.InTransaction([&](StoreTx& tx) -> Status {
     result = BindResult();
-    BROKER_ASSIGN_OR_RETURN(std::optional<Instance> inst, tx.LockInstance(req.instance_id));
+    BROKER_ASSIGN_OR_RETURN(StoreTx::InstanceAndBinding rows,
+                            tx.LockInstanceAndBinding(req.instance_id, req.binding_id));
+    const std::optional<Instance>& inst = rows.instance;
     if (!inst.has_value() || !IsLive(*inst)) {
       return Status::NotFound("service instance " + req.instance_id + " does not exist");
     }
@@ -311,7 +313,7 @@ base::Result<BindResult> Broker::Bind(const RequestContext& ctx, const BindReque
     if (inst->service_id != req.service_id || inst->plan_id != req.plan_id) {
       return Status::InvalidArgument("service_id and plan_id must be those of service instance " + req.instance_id);
     }
-    BROKER_ASSIGN_OR_RETURN(std::optional<Binding> existing, tx.LockBinding(req.binding_id));
+    const std::optional<Binding>& existing = rows.binding;
     if (existing.has_value() && !existing->deleted) {
       const bool identical = existing->instance_id == req.instance_id && existing->service_id == req.service_id &&
                              existing->plan_id == req.plan_id && existing->app_guid == req.app_guid &&
@@ -344,16 +346,13 @@ base::Result<BindResult> Broker::Bind(const RequestContext& ctx, const BindReque
     b.operation = BindingOperation::kBind;
     b.state = OperationState::kInProgress;
     b.created_at = clock_.Now();
-    // The binding row first (the job references it), then the job, then the job id on the row.
-    BROKER_RETURN_IF_ERROR(tx.InsertBinding(b));
     NewJob job;
     job.binding_id = b.id;
     job.kind = JobKind::kClone;
     job.first_step = kCloneFirstStep;
     job.max_attempts = kJobMaxAttempts;
     job.deadline_at = JobDeadline(b);
-    BROKER_ASSIGN_OR_RETURN(b.operation_id, tx.EnqueueJob(job));
-    BROKER_RETURN_IF_ERROR(tx.UpdateBinding(b));
+    BROKER_ASSIGN_OR_RETURN(b.operation_id, tx.InsertBindingWithJob(b, job));
     BROKER_RETURN_IF_ERROR(tx.RecordEvent(MakeEvent(ctx, "binding.bind_requested", req.instance_id, req.binding_id)));
     result.operation = OperationToken("bind", b.operation_id);
     return Status::Ok();

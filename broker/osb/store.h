@@ -61,6 +61,50 @@ class StoreTx {
   virtual base::Status CompleteJob(std::int64_t id) = 0;
   // Appends an audit event.
   virtual base::Status RecordEvent(const Event& event) = 0;
+
+  // ---- Combined forms: the same effects as the calls they name, in fewer round trips where
+  // ---- the store can (the defaults make the calls one by one).
+
+  struct InstanceAndBinding {
+    std::optional<Instance> instance;
+    std::optional<Binding> binding;  // nullopt also when the instance does not exist
+  };
+  // LockInstance(instance_id), then LockBinding(binding_id): instance first, the order every
+  // transaction locks them in. The binding is neither read nor locked when the instance does
+  // not exist.
+  virtual base::Result<InstanceAndBinding> LockInstanceAndBinding(std::string_view instance_id,
+                                                                  std::string_view binding_id) {
+    InstanceAndBinding out;
+    BROKER_ASSIGN_OR_RETURN(out.instance, LockInstance(instance_id));
+    if (!out.instance.has_value()) return out;
+    BROKER_ASSIGN_OR_RETURN(out.binding, LockBinding(binding_id));
+    return out;
+  }
+  struct BindingAndJob {
+    std::optional<Binding> binding;
+    std::optional<JobRow> job;  // nullopt also when there is no binding or it names no job
+  };
+  // LockBinding(binding_id), then LockJob(the binding's operation_id) when that is > 0: binding
+  // first, the order every transaction locks them in.
+  virtual base::Result<BindingAndJob> LockBindingAndJob(std::string_view binding_id) {
+    BindingAndJob out;
+    BROKER_ASSIGN_OR_RETURN(out.binding, LockBinding(binding_id));
+    if (!out.binding.has_value() || out.binding->operation_id <= 0) return out;
+    BROKER_ASSIGN_OR_RETURN(out.job, LockJob(out.binding->operation_id));
+    return out;
+  }
+  // InsertBinding(binding) and EnqueueJob(job), the binding's operation_id being the new job's
+  // id (whatever binding.operation_id says); returns that id. Failure codes as InsertBinding
+  // (kAborted on a concurrent insert) and EnqueueJob. kInvalidArgument when job.binding_id is
+  // not binding.id.
+  virtual base::Result<std::int64_t> InsertBindingWithJob(Binding binding, const NewJob& job) {
+    if (job.binding_id != binding.id) return base::Status::InvalidArgument("the job is not for this binding");
+    binding.operation_id = 0;
+    BROKER_RETURN_IF_ERROR(InsertBinding(binding));  // first: the job references it
+    BROKER_ASSIGN_OR_RETURN(binding.operation_id, EnqueueJob(job));
+    BROKER_RETURN_IF_ERROR(UpdateBinding(binding));
+    return binding.operation_id;
+  }
 };
 
 class Store {

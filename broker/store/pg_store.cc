@@ -68,6 +68,9 @@ const std::string& InstanceColumns() {
   return sql;
 }
 
+// The number of columns InstanceColumns() selects.
+constexpr int kInstanceColumnCount = 11;
+
 Result<osb::Instance> DecodeInstance(const PgRows& rows, int r) {
   osb::Instance in;
   in.id = rows.Get(r, 0);
@@ -82,7 +85,7 @@ Result<osb::Instance> DecodeInstance(const PgRows& rows, int r) {
   if (!state) return Undecodable("service_instances", in.id, "state");
   in.state = *state;
   const auto op = ParseInt(rows.Get(r, 9));
-  const auto created = ParseInt(rows.Get(r, 10));
+  const auto created = ParseInt(rows.Get(r, kInstanceColumnCount - 1));
   if (!op || !created)
     return Undecodable("service_instances", in.id, "deprovision_operation/created_at");
   in.deprovision_operation = *op;
@@ -311,6 +314,35 @@ const std::string& InsertBindingSql() {
   return sql;
 }
 
+// The instance locked, then (a lateral subquery, run for the instance's row) the binding: the
+// order every transaction locks them in. $1 instance id, $2 binding id. No row when there is no
+// instance; NULL binding columns (from kInstanceColumnCount on) when there is no binding.
+const std::string& LockInstanceAndBindingSql() {
+  static const std::string sql = "SELECT i.*, b.* FROM (" + LockInstanceSql() +
+                                 ") i LEFT JOIN LATERAL (SELECT " + BindingColumns() +
+                                 " FROM service_bindings WHERE id = $2 FOR UPDATE) b ON true";
+  return sql;
+}
+
+// InsertBindingSql and EnqueueJobSql in one statement: the job's id is drawn from its sequence
+// first and becomes the binding's operation_id; the job is inserted only when the binding was
+// (after a concurrent insert, no row). BindingParams with a NULL $13, then $23 kind, $24 step,
+// $25 max_attempts, $26 deadline_at. The job's foreign key is checked at the end of the
+// statement, when the binding is there.
+const std::string& InsertBindingWithJobSql() {
+  static const std::string sql = [] {
+    std::string insert_binding = InsertBindingSql();
+    const std::string operation_id = "$13::bigint";
+    insert_binding.replace(insert_binding.find(operation_id), operation_id.size(),
+                           "COALESCE($13::bigint, (SELECT id FROM n))");
+    return "WITH n AS (SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id), b AS (" + insert_binding +
+           " RETURNING sb.id, sb.operation_id), j AS (INSERT INTO jobs (id, binding_id, kind, status, step, "
+           "max_attempts, deadline_at) SELECT b.operation_id, b.id, $23, 'available', $24, $25::int, " +
+           TsParam(26) + " FROM b RETURNING id) SELECT id FROM j";
+  }();
+  return sql;
+}
+
 // created_at is immutable: the statement takes BindingParams without its last entry.
 const std::string& UpdateBindingSql() {
   static const std::string sql =
@@ -346,6 +378,29 @@ const std::string& CancelJobsSql() {
 const std::string& LockJobSql() {
   static const std::string sql = "SELECT kind, status, step, outputs::text FROM jobs WHERE id = $1 FOR UPDATE";
   return sql;
+}
+
+// The binding locked, then (a lateral subquery, run for the binding's row) the job it names: the
+// order every transaction locks them in. $1 binding id. The job's five columns (LockJobSql's,
+// then its id) follow the binding's; NULL when the binding names no job.
+const std::string& LockBindingAndJobSql() {
+  static const std::string sql = "SELECT b.*, j.* FROM (" + LockBindingSql() +
+                                 ") b LEFT JOIN LATERAL (SELECT kind, status, step, outputs::text, id FROM jobs "
+                                 "WHERE id = b.operation_id AND b.operation_id > 0 FOR UPDATE) j ON true";
+  return sql;
+}
+
+// LockJobSql's row `r` from `first_column` on, as a JobRow with `id`; kInternal when undecodable.
+Result<osb::JobRow> DecodeJobRow(const PgRows& rows, int r, int first_column, std::int64_t id) {
+  osb::JobRow job;
+  job.id = id;
+  const auto kind = osb::ParseJobKind(rows.Get(r, first_column));
+  if (!kind) return Undecodable("jobs", std::to_string(id), "kind");
+  job.kind = *kind;
+  job.status = rows.Get(r, first_column + 1);
+  job.step = rows.Get(r, first_column + 2);
+  job.outputs_json = rows.Get(r, first_column + 3);
+  return job;
 }
 
 // As a worker's completing write (WriteJobSql), for a job no worker holds.
@@ -458,6 +513,41 @@ Result<std::vector<osb::Binding>> PgStoreTx::LockLiveBindings(std::string_view i
   return out;
 }
 
+Result<osb::StoreTx::InstanceAndBinding> PgStoreTx::LockInstanceAndBinding(std::string_view instance_id,
+                                                                          std::string_view binding_id) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock instance and binding", LockInstanceAndBindingSql(),
+                                                  {PgParam::Text(std::string(instance_id)),
+                                                   PgParam::Text(std::string(binding_id))}));
+  InstanceAndBinding out;
+  if (rows.size() == 0) return out;
+  BROKER_ASSIGN_OR_RETURN(out.instance, DecodeInstance(rows, 0));
+  locked_instances_.emplace_back(instance_id);
+  if (rows.IsNull(0, kInstanceColumnCount)) return out;
+  BROKER_ASSIGN_OR_RETURN(out.binding, DecodeBinding(keys_, rows, 0, kInstanceColumnCount));
+  locked_bindings_.emplace_back(binding_id);
+  return out;
+}
+
+Result<std::int64_t> PgStoreTx::InsertBindingWithJob(osb::Binding binding, const osb::NewJob& job) {
+  if (job.binding_id != binding.id) return Status::InvalidArgument("the job is not for this binding");
+  if (held_ && held_->id == binding.id) held_.reset();
+  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
+  params[12] = PgParam::Null();  // $13 operation_id: the new job's
+  params.push_back(PgParam::Text(std::string(osb::JobKindName(job.kind))));
+  params.push_back(PgParam::Text(job.first_step));
+  params.push_back(PgParam::Int(job.max_attempts));
+  params.push_back(PgParam::Int(ToMillis(job.deadline_at)));
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding with job", InsertBindingWithJobSql(), params));
+  if (rows.size() == 0) {
+    Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
+    return Status::Aborted("binding " + binding.id + " was created concurrently");
+  }
+  const auto id = ParseInt(rows.Get(0, 0));
+  if (!id) return Undecodable("jobs", binding.id, "id");
+  locked_bindings_.push_back(binding.id);
+  return *id;
+}
+
 Result<std::int64_t> PgStoreTx::EnqueueJob(const osb::NewJob& job) {
   BROKER_ASSIGN_OR_RETURN(
       PgRows rows,
@@ -482,17 +572,26 @@ Result<int> PgStoreTx::CancelJobs(std::string_view binding_id, osb::JobKind kind
 Result<std::optional<osb::JobRow>> PgStoreTx::LockJob(std::int64_t id) {
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock job", LockJobSql(), {PgParam::Int(id)}));
   if (rows.size() == 0) return std::optional<osb::JobRow>();
-  const std::string id_text = std::to_string(id);
-  osb::JobRow job;
-  job.id = id;
-  const auto kind = osb::ParseJobKind(rows.Get(0, 0));
-  if (!kind) return Undecodable("jobs", id_text, "kind");
-  job.kind = *kind;
-  job.status = rows.Get(0, 1);
-  job.step = rows.Get(0, 2);
-  job.outputs_json = rows.Get(0, 3);
+  BROKER_ASSIGN_OR_RETURN(osb::JobRow job, DecodeJobRow(rows, 0, 0, id));
   locked_jobs_.push_back(id);
   return std::optional<osb::JobRow>(std::move(job));
+}
+
+Result<osb::StoreTx::BindingAndJob> PgStoreTx::LockBindingAndJob(std::string_view binding_id) {
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("lock binding and job", LockBindingAndJobSql(),
+                                                  {PgParam::Text(std::string(binding_id))}));
+  BindingAndJob out;
+  if (rows.size() == 0) return out;
+  constexpr int kJobColumns = 5;  // LockBindingAndJobSql's last ones
+  const int job_column = rows.columns() - kJobColumns;
+  BROKER_ASSIGN_OR_RETURN(out.binding, DecodeBinding(keys_, rows, 0));
+  locked_bindings_.emplace_back(binding_id);
+  if (rows.IsNull(0, job_column)) return out;
+  const auto id = ParseInt(rows.Get(0, job_column + 4));
+  if (!id) return Undecodable("jobs", binding_id, "id");
+  BROKER_ASSIGN_OR_RETURN(out.job, DecodeJobRow(rows, 0, job_column, *id));
+  locked_jobs_.push_back(*id);
+  return out;
 }
 
 Status PgStoreTx::CompleteJob(std::int64_t id) {

@@ -76,6 +76,11 @@ class PgStoreTx final : public osb::StoreTx {
   base::Result<std::optional<osb::JobRow>> LockJob(std::int64_t id) override;
   base::Status CompleteJob(std::int64_t id) override;
   base::Status RecordEvent(const osb::Event& event) override;
+  // One statement each.
+  base::Result<InstanceAndBinding> LockInstanceAndBinding(std::string_view instance_id,
+                                                          std::string_view binding_id) override;
+  base::Result<BindingAndJob> LockBindingAndJob(std::string_view binding_id) override;
+  base::Result<std::int64_t> InsertBindingWithJob(osb::Binding binding, const osb::NewJob& job) override;
 
   // The binding row this transaction already holds locked, as `rows` (row 0, its columns from
   // `first_column`) read it under that lock: LockBinding(its id) decodes it instead of asking the

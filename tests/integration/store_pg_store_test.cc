@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -158,6 +159,30 @@ std::int64_t Enqueue(osb::Store& store, const std::string& binding_id, osb::JobK
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return id;
 }
+
+// Forwards the single calls to a real transaction and leaves the combined forms to StoreTx's
+// defaults, so that a test can show both give the same answers and the same rows.
+class SinglesOnly final : public osb::StoreTx {
+ public:
+  explicit SinglesOnly(osb::StoreTx& tx) : tx_(tx) {}
+  base::Result<std::optional<osb::Instance>> LockInstance(std::string_view id) override { return tx_.LockInstance(id); }
+  Status InsertInstance(const osb::Instance& in) override { return tx_.InsertInstance(in); }
+  Status UpdateInstance(const osb::Instance& in) override { return tx_.UpdateInstance(in); }
+  base::Result<std::optional<osb::Binding>> LockBinding(std::string_view id) override { return tx_.LockBinding(id); }
+  Status InsertBinding(const osb::Binding& b) override { return tx_.InsertBinding(b); }
+  Status UpdateBinding(const osb::Binding& b) override { return tx_.UpdateBinding(b); }
+  base::Result<std::vector<osb::Binding>> LockLiveBindings(std::string_view id) override {
+    return tx_.LockLiveBindings(id);
+  }
+  base::Result<std::int64_t> EnqueueJob(const osb::NewJob& job) override { return tx_.EnqueueJob(job); }
+  base::Result<int> CancelJobs(std::string_view id, osb::JobKind kind) override { return tx_.CancelJobs(id, kind); }
+  base::Result<std::optional<osb::JobRow>> LockJob(std::int64_t id) override { return tx_.LockJob(id); }
+  Status CompleteJob(std::int64_t id) override { return tx_.CompleteJob(id); }
+  Status RecordEvent(const osb::Event& e) override { return tx_.RecordEvent(e); }
+
+ private:
+  osb::StoreTx& tx_;
+};
 
 TEST_SUITE("store::PgStore") {
   TEST_CASE("an instance round-trips every field") {
@@ -407,6 +432,122 @@ TEST_SUITE("store::PgStore") {
                 "0", "1700003600000", "t"},
                {std::to_string(second), "bind-1", "teardown", "available", "resolve_source_app",
                 "7", "0", "1700003600000", "t"}});
+  }
+
+  TEST_CASE("the combined forms do what the single calls they name do, in one statement each") {
+    Fixture f;
+    bool singles = false;
+    SUBCASE("PgStoreTx's own") { singles = false; }
+    SUBCASE("StoreTx's defaults, made of the single calls") { singles = true; }
+    CAPTURE(singles);
+    // Runs `fn` in a transaction, on PgStoreTx itself or on its single calls alone.
+    const auto in_tx = [&](const std::function<Status(osb::StoreTx&)>& fn) {
+      return f.store.InTransaction([&](osb::StoreTx& tx) {
+        if (!singles) return fn(tx);
+        SinglesOnly only(tx);
+        return fn(only);
+      });
+    };
+    osb::NewJob job;
+    job.kind = osb::JobKind::kClone;
+    job.first_step = "resolve_source_app";
+    job.max_attempts = 7;
+    job.deadline_at = Millis(1700003600000);
+
+    // LockInstanceAndBinding: nothing, the instance alone, both.
+    osb::StoreTx::InstanceAndBinding got;
+    const auto lock_both = [&](const std::string& instance, const std::string& binding) {
+      return in_tx([&](osb::StoreTx& tx) {
+        BROKER_ASSIGN_OR_RETURN(got, tx.LockInstanceAndBinding(instance, binding));
+        return Status::Ok();
+      });
+    };
+    REQUIRE(lock_both("inst-1", "bind-1").ok());
+    CHECK_FALSE(got.instance.has_value());
+    CHECK_FALSE(got.binding.has_value());
+    REQUIRE(Put(f.store, SampleInstance("inst-1")).ok());
+    REQUIRE(lock_both("inst-1", "bind-1").ok());
+    REQUIRE(got.instance.has_value());
+    CheckSame(*got.instance, SampleInstance("inst-1"));
+    CHECK_FALSE(got.binding.has_value());
+    REQUIRE(Put(f.store, SampleBinding("bind-1", "inst-1")).ok());
+    REQUIRE(lock_both("inst-1", "bind-1").ok());
+    REQUIRE(got.binding.has_value());
+    CheckSame(*got.binding, SampleBinding("bind-1", "inst-1"));  // credentials decrypted
+    REQUIRE(lock_both("inst-2", "bind-1").ok());  // another instance: the binding is not read
+    CHECK_FALSE(got.instance.has_value());
+    CHECK_FALSE(got.binding.has_value());
+
+    // InsertBindingWithJob: a new binding, its job, and the job's id as its operation_id.
+    std::int64_t id = 0;
+    const auto insert_with_job = [&](const osb::Binding& b) {
+      return in_tx([&](osb::StoreTx& tx) {
+        BROKER_ASSIGN_OR_RETURN(id, tx.InsertBindingWithJob(b, job));
+        return Status::Ok();
+      });
+    };
+    job.binding_id = "bind-2";
+    osb::Binding fresh = SampleBinding("bind-2", "inst-1");
+    fresh.operation_id = 99;  // ignored
+    REQUIRE(insert_with_job(fresh).ok());
+    CHECK(id > 0);
+    fresh.operation_id = id;
+    CheckSame(**f.store.GetBinding("bind-2"), fresh);
+    CHECK(f.db.Query("SELECT id, binding_id, kind, status, step, max_attempts, "
+                     "floor(extract(epoch from deadline_at) * 1000)::bigint FROM jobs") ==
+          Rows{{std::to_string(id), "bind-2", "clone", "available", "resolve_source_app", "7", "1700003600000"}});
+
+    // A live binding with the id: kAborted (InTransaction's retries see it again), nothing written.
+    std::string before = f.db.Snapshot();
+    CHECK(insert_with_job(fresh).code() == Code::kAborted);
+    CHECK(f.db.Snapshot() == before);
+    // A job for another binding: refused, nothing written.
+    job.binding_id = "bind-1";
+    CHECK(insert_with_job(fresh).code() == Code::kInvalidArgument);
+    CHECK(f.db.Snapshot() == before);
+
+    // A tombstone is replaced in place, with a new job.
+    osb::Binding gone = SampleBinding("bind-1", "inst-1");
+    gone.deleted = true;
+    REQUIRE(f.store.InTransaction([&](osb::StoreTx& tx) { return tx.UpdateBinding(gone); }).ok());
+    const std::int64_t first = id;
+    osb::Binding again = SampleBinding("bind-1", "inst-1");
+    again.state = osb::OperationState::kInProgress;
+    again.credentials_json.clear();
+    REQUIRE(insert_with_job(again).ok());
+    CHECK(id > first);
+    again.operation_id = id;
+    CheckSame(**f.store.GetBinding("bind-1"), again);
+    CHECK(f.db.Query("SELECT count(*) FROM jobs WHERE binding_id = 'bind-1'") == Rows{{"1"}});
+
+    // LockBindingAndJob: nothing, a binding that names no job, a binding and its job (which the
+    // transaction then holds: CompleteJob takes it).
+    osb::StoreTx::BindingAndJob locked;
+    const auto lock_with_job = [&](const std::string& binding, bool complete) {
+      return in_tx([&](osb::StoreTx& tx) {
+        BROKER_ASSIGN_OR_RETURN(locked, tx.LockBindingAndJob(binding));
+        if (complete && locked.job.has_value()) return tx.CompleteJob(locked.job->id);
+        return Status::Ok();
+      });
+    };
+    REQUIRE(lock_with_job("bind-9", false).ok());
+    CHECK_FALSE(locked.binding.has_value());
+    CHECK_FALSE(locked.job.has_value());
+    REQUIRE(Put(f.store, SampleBinding("bind-3", "inst-1")).ok());  // operation_id 0
+    REQUIRE(lock_with_job("bind-3", false).ok());
+    REQUIRE(locked.binding.has_value());
+    CheckSame(*locked.binding, SampleBinding("bind-3", "inst-1"));
+    CHECK_FALSE(locked.job.has_value());
+    REQUIRE(lock_with_job("bind-2", true).ok());
+    REQUIRE(locked.binding.has_value());
+    CheckSame(*locked.binding, fresh);
+    REQUIRE(locked.job.has_value());
+    CHECK(locked.job->id == fresh.operation_id);
+    CHECK(locked.job->kind == osb::JobKind::kClone);
+    CHECK(locked.job->status == "available");
+    CHECK(locked.job->step == "resolve_source_app");
+    CHECK(locked.job->outputs_json == "{}");
+    CHECK(f.db.Query("SELECT status FROM jobs WHERE id = " + std::to_string(fresh.operation_id)) == Rows{{"completed"}});
   }
 
   TEST_CASE("CancelJobs cancels the binding's unfinished jobs of one kind and counts them") {
