@@ -12,8 +12,18 @@
 namespace broker::base {
 
 std::string Sha256Hex(std::string_view bytes) {
+  // OpenSSL 3 looks the algorithm up in its provider store on every one-shot SHA256() call (a
+  // shared lock and a table search, most of the cost of hashing a short secret): fetch it once,
+  // and keep one digest context per thread.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  unsigned int len = 0;
+  if (kSha256 == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 ||
+      len != sizeof md) {
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);  // the slow path
+  }
   return HexEncode(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
 }
 

@@ -53,8 +53,15 @@ std::optional<std::string> DecodeBearerToken(const std::optional<std::string>& a
   return std::string(token);
 }
 
+std::vector<CredentialDigest> DigestCredentials(const std::vector<BasicCredential>& accepted) {
+  std::vector<CredentialDigest> out;
+  out.reserve(accepted.size());
+  for (const auto& c : accepted) out.push_back({base::Sha256Hex(c.username), base::Sha256Hex(c.password)});
+  return out;
+}
+
 base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
-                            const std::vector<BasicCredential>& accepted) {
+                            const std::vector<CredentialDigest>& accepted) {
   static const base::Status kDenied = base::Status::Unauthenticated("missing or wrong broker credentials");
   const auto given = DecodeBasicAuth(authorization_header);
   if (!given.has_value()) return kDenied;
@@ -64,11 +71,15 @@ base::Status CheckBasicAuth(const std::optional<std::string>& authorization_head
   const std::string pass = base::Sha256Hex(given->password);
   bool ok = false;
   for (const auto& c : accepted) {
-    const bool match = base::ConstantTimeEquals(base::Sha256Hex(c.username), user) &
-                       base::ConstantTimeEquals(base::Sha256Hex(c.password), pass);
+    const bool match = base::ConstantTimeEquals(c.username, user) & base::ConstantTimeEquals(c.password, pass);
     ok = ok || match;
   }
   return ok ? base::Status::Ok() : kDenied;
+}
+
+base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
+                            const std::vector<BasicCredential>& accepted) {
+  return CheckBasicAuth(authorization_header, DigestCredentials(accepted));
 }
 
 base::Status CheckApiVersion(const std::optional<std::string>& version_header) {

@@ -29,9 +29,20 @@ std::optional<BasicCredential> DecodeBasicAuth(const std::optional<std::string>&
 // header is absent, of another scheme or malformed. The result is a secret: never log it.
 std::optional<std::string> DecodeBearerToken(const std::optional<std::string>& authorization_header);
 
+// An accepted pair as CheckBasicAuth compares it: the SHA-256 hex digests of user and password,
+// computed once (DigestCredentials) rather than on every request.
+struct CredentialDigest {
+  std::string username;
+  std::string password;
+};
+std::vector<CredentialDigest> DigestCredentials(const std::vector<BasicCredential>& accepted);
+
 // kUnauthenticated unless `authorization_header` is "Basic base64(user:password)" for one of
 // `accepted`. The comparison takes the same time whatever the input (digests compared with
 // CRYPTO_memcmp-like constant-time equality, every credential checked).
+base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
+                            const std::vector<CredentialDigest>& accepted);
+// The same, digesting `accepted` first.
 base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
                             const std::vector<BasicCredential>& accepted);
 

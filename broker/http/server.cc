@@ -143,8 +143,15 @@ struct Server::Impl {
   Pistache::Rest::Router router;
   bool running = false;
 
+  // options.credentials as every request compares them, digested once.
+  std::vector<CredentialDigest> accepted;
+
   Impl(ServerOptions o, osb::Broker& b, clone::SessionDesk& d, std::function<Status()> h)
-      : options(std::move(o)), broker(b), sessions(d), health_check(std::move(h)) {}
+      : options(std::move(o)),
+        broker(b),
+        sessions(d),
+        health_check(std::move(h)),
+        accepted(DigestCredentials(options.credentials)) {}
 
   // Everything a handler needs from the request, decoded once.
   struct Call {
@@ -229,7 +236,7 @@ struct Server::Impl {
       reply = [&]() -> Result<Reply> {
         if (osb_route) {
           // Authenticate before anything else: a request with bad credentials may carry any body.
-          BROKER_RETURN_IF_ERROR(CheckBasicAuth(AuthorizationHeader(req), options.credentials));
+          BROKER_RETURN_IF_ERROR(CheckBasicAuth(AuthorizationHeader(req), accepted));
           BROKER_RETURN_IF_ERROR(CheckApiVersion(RawHeader(req, "X-Broker-API-Version")));
           if (const auto oi = RawHeader(req, "X-Broker-API-Originating-Identity")) {
             const auto id = DecodeOriginatingIdentity(*oi);
