@@ -144,6 +144,19 @@ class JobStore {
   // again (or it may wait for a connection its own pending checkpoint holds).
   virtual std::unique_ptr<PendingCheckpoint> BeginCheckpoint(const Lease& lease, const JobUpdate& update) = 0;
 
+  // The clone job's wait for the session report in ONE statement, when it can be: locks the job's
+  // binding row, and writes `update` to the job row (fenced, as Checkpoint()) only while that
+  // binding holds no credentials at all. A report stores them under the same lock before it looks
+  // at the job, so then none has come, and one that comes later finds the job waiting. Returns
+  // true when written; false when the binding holds credentials (nothing written: the caller
+  // looks at them under Fenced()); kFailedPrecondition (reason kLeaseLost) when the fence does
+  // not hold.
+  virtual base::Result<bool> CheckpointUnlessCredentials(const Lease& lease, const JobUpdate& update) = 0;
+  // Sets the session_token_hash of the job's binding in ONE fenced statement (autocommit): the
+  // clone's report token, durable before the clone app exists. Written only while the job is
+  // running under this lease and the binding is still this job's operation; otherwise nothing
+  // is written and the result is kFailedPrecondition (reason kLeaseLost), as for Checkpoint().
+  virtual base::Status SaveSessionTokenHash(const Lease& lease, const std::string& token_hash) = 0;
   // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
   virtual base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) = 0;
 

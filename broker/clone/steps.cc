@@ -298,20 +298,14 @@ StepOutcome CreateClone(StepContext& ctx) {
     }
   }
 
+  auto env = ctx.cc.GetEnvironmentVariables(b.app_guid);
+  if (!env.ok()) return CcFailure(ctx, kStep, "get_env", env.status(), "reading the app's environment variables failed");
+
   // A fresh token for the clone's session report; its hash is durable before the app exists, so
   // a crash after CreateApp leaves an app whose token the broker still accepts.
   const std::string token = base::RandomHex(32);
-  const std::string token_hash = base::Sha256Hex(token);
-  const Status saved = ctx.fenced([&](JobTx& tx) -> Status {
-    BROKER_ASSIGN_OR_RETURN(std::optional<osb::Binding> row, tx.store().LockBinding(b.id));
-    if (!row.has_value()) return Status::NotFound("binding " + b.id + " vanished");
-    row->session_token_hash = token_hash;
-    return tx.store().UpdateBinding(*row);
-  });
+  const Status saved = ctx.save_token_hash(base::Sha256Hex(token));
   if (!saved.ok()) return StepOutcome::Error(saved);
-
-  auto env = ctx.cc.GetEnvironmentVariables(b.app_guid);
-  if (!env.ok()) return CcFailure(ctx, kStep, "get_env", env.status(), "reading the app's environment variables failed");
 
   const auto tmate_config = session::RenderTmateConfig(
       {ctx.settings.tmate_server_host, ctx.settings.tmate_server_port, ctx.settings.tmate_ed25519_fingerprint,

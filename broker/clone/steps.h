@@ -78,7 +78,8 @@ struct StepContext {
   CloudController& cc;
   const EngineSettings& settings;
   const base::Clock& clock;
-  std::function<base::Status(const std::function<base::Status(JobTx&)>&)> fenced;
+  // JobStore::SaveSessionTokenHash under the job's lease.
+  std::function<base::Status(const std::string& token_hash)> save_token_hash;
   // Reads the binding as it is now (the session report arrives on another thread). In the first
   // step of a claim it answers with the row the claim read together with the job, without a
   // second round trip.

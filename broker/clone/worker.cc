@@ -168,9 +168,9 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
                       cc_,
                       settings_,
                       clock_,
-                      [this, &lease, &settle](const std::function<Status(JobTx&)>& fn) {
+                      [this, &lease, &settle](const std::string& token_hash) {
                         BROKER_RETURN_IF_ERROR(settle());
-                        return store_.Fenced(lease, fn);
+                        return store_.SaveSessionTokenHash(lease, token_hash);
                       },
                       [this, &job, &first_step_of_claim, &settle]() -> base::Result<std::optional<osb::Binding>> {
                         if (first_step_of_claim) return std::optional<osb::Binding>(job.binding);
@@ -267,15 +267,22 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
       continue;
     }
     bool ended_by_report = false;
+    // The wait for the report, in one statement while the binding holds no credentials at all
+    // (then no report came); otherwise the transaction below looks at what did.
+    base::Result<bool> waiting = false;
+    if (awaits_report) waiting = store_.CheckpointUnlessCredentials(lease, update);
     const Status written =
-        job_only ? store_.Checkpoint(lease, update) : store_.Fenced(lease, [&](JobTx& tx) -> Status {
-          tx.job() = update;
-          ended_by_report = false;
-          if (!awaits_report) return ApplyToBinding(tx.store(), job, d, outputs, now);
-          BROKER_ASSIGN_OR_RETURN(ended_by_report, EndIfReported(tx.store(), job, outputs, now));
-          if (ended_by_report) tx.job().status = JobUpdate::Status::kCompleted;
-          return Status::Ok();
-        });
+        !waiting.ok() ? waiting.status()
+        : *waiting    ? Status::Ok()
+        : job_only    ? store_.Checkpoint(lease, update)
+                      : store_.Fenced(lease, [&](JobTx& tx) -> Status {
+                          tx.job() = update;
+                          ended_by_report = false;
+                          if (!awaits_report) return ApplyToBinding(tx.store(), job, d, outputs, now);
+                          BROKER_ASSIGN_OR_RETURN(ended_by_report, EndIfReported(tx.store(), job, outputs, now));
+                          if (ended_by_report) tx.job().status = JobUpdate::Status::kCompleted;
+                          return Status::Ok();
+                        });
 
     if (!written.ok()) {
       LogWriteFailure(written, job);

@@ -204,16 +204,40 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
   return job;
 }
 
-// JobUpdate::clone: the job's binding learns its clone app. $1 job id, $2 worker, $3 guid, $4 name.
-// The subquery finds the binding through the job only when the fence holds (a job's binding_id
-// never changes). It reads the statement's snapshot, so an unbind that commits while this waits
-// for the binding's lock is caught by the row's own re-check: the unbind moved operation_id on
-// to its teardown job, and the row no longer matches.
+// The WHERE clause of a fenced write to the job's binding ($1 job id, $2 worker). The subquery
+// finds the binding through the job only when the fence holds (a job's binding_id never changes).
+// It reads the statement's snapshot, so an unbind that commits while the write waits for the
+// binding's lock is caught by the row's own re-check: the unbind moved operation_id on to its
+// teardown job, and the row no longer matches.
+constexpr char kJobsBindingWhere[] =
+    " WHERE id = (SELECT binding_id FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running') "
+    "AND operation_id = $1 AND deleted_at IS NULL";
+
+// JobUpdate::clone: the job's binding learns its clone app. $3 guid, $4 name.
 const std::string& WriteBindingCloneSql() {
   static const std::string sql =
-      "UPDATE service_bindings SET clone_app_guid = $3, clone_app_name = $4, updated_at = now() "
-      "WHERE id = (SELECT binding_id FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running') "
-      "AND operation_id = $1 AND deleted_at IS NULL";
+      std::string("UPDATE service_bindings SET clone_app_guid = $3, clone_app_name = $4, updated_at = now()") +
+      kJobsBindingWhere;
+  return sql;
+}
+
+// CheckpointUnlessCredentials: WriteJobSql's parameters. The binding is locked first (the CTE is
+// evaluated before the job's UPDATE looks at its condition): the order every transaction locks
+// them in. A report holding that lock is waited for, and the locked row is its latest version.
+// One row: whether the binding holds no credentials (NULL without a binding), and how many job
+// rows were written.
+const std::string& WriteJobUnlessCredentialsSql() {
+  static const std::string sql =
+      "WITH b AS (SELECT credentials_ciphertext IS NULL AS bare FROM service_bindings "
+      "WHERE id = (SELECT binding_id FROM jobs WHERE id = $1) FOR UPDATE), u AS (" +
+      WriteJobSql() + " AND (SELECT bare FROM b) RETURNING 1) SELECT (SELECT bare FROM b), (SELECT count(*) FROM u)";
+  return sql;
+}
+
+// SaveSessionTokenHash. $3 the hash.
+const std::string& WriteSessionTokenHashSql() {
+  static const std::string sql =
+      std::string("UPDATE service_bindings SET session_token_hash = $3, updated_at = now()") + kJobsBindingWhere;
   return sql;
 }
 
@@ -329,6 +353,24 @@ Status PgStore::Fenced(const clone::Lease& lease,
 Status PgStore::Checkpoint(const clone::Lease& lease, const clone::JobUpdate& update) {
   // The same single round trip as an autocommit UPDATE: sent, then read at once.
   return BeginCheckpoint(lease, update)->Wait();
+}
+
+Result<bool> PgStore::CheckpointUnlessCredentials(const clone::Lease& lease, const clone::JobUpdate& update) {
+  BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, update));
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn->Exec("write job unless credentials", WriteJobUnlessCredentialsSql(), params));
+  if (rows.size() != 1 || rows.Get(0, 0) != "t") return false;  // credentials, or no binding: look closer
+  if (rows.Get(0, 1) != "1") return LeaseLost(lease, "not running under this worker");
+  return true;
+}
+
+Status PgStore::SaveSessionTokenHash(const clone::Lease& lease, const std::string& token_hash) {
+  BROKER_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  BROKER_ASSIGN_OR_RETURN(PgRows rows, conn->Exec("save session token hash", WriteSessionTokenHashSql(),
+                                                  {PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id),
+                                                   PgParam::Text(token_hash)}));
+  if (rows.affected() != 1) return LeaseLost(lease, "not running under this worker, or the binding moved on");
+  return Status::Ok();
 }
 
 namespace {

@@ -585,6 +585,82 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
     }
   }
 
+  TEST_CASE("CheckpointUnlessCredentials writes the wait only while the binding holds no credentials") {
+    Fixture f;
+    f.AddBinding("bind-1", /*with_credentials=*/false);
+    const auto id = f.Enqueue("bind-1");
+    REQUIRE(f.MustClaim("w1").has_value());
+    JobUpdate wait;
+    wait.status = JobUpdate::Status::kRetryable;
+    wait.step = "await_session";
+    wait.run_at = Millis(f.DbNowMillis() + 60000);
+
+    SUBCASE("no credentials: written, the lease released") {
+      const auto written = f.store.CheckpointUnlessCredentials(Lease{id, "w1"}, wait);
+      REQUIRE(written.ok());
+      CHECK(*written);
+      CHECK(f.JobRow(id) == std::vector<std::string>{"retryable", "", "f", "f"});
+      CHECK(f.db.Query("SELECT step FROM jobs") == Rows{{"await_session"}});
+    }
+    SUBCASE("not this worker's: lease lost, nothing written") {
+      const std::string before = f.db.Snapshot();
+      CHECK(IsLeaseLost(f.store.CheckpointUnlessCredentials(Lease{id, "w2"}, wait).status()));
+      CHECK(f.db.Snapshot() == before);
+    }
+    SUBCASE("credentials (a report came): nothing written, false") {
+      f.db.Query("UPDATE service_bindings SET credentials_ciphertext = '\\x00'::bytea");
+      const std::string before = f.db.Snapshot();
+      const auto written = f.store.CheckpointUnlessCredentials(Lease{id, "w1"}, wait);
+      REQUIRE(written.ok());
+      CHECK_FALSE(*written);
+      CHECK(f.db.Snapshot() == before);
+    }
+    SUBCASE("a report holding the binding is waited for, and its credentials are seen") {
+      std::atomic<bool> locked{false};
+      Status report;
+      std::thread reporter([&] {
+        report = f.store.InTransaction([&](osb::StoreTx& tx) {
+          auto b = tx.LockBinding("bind-1");
+          if (!b.ok()) return b.status();
+          locked = true;
+          std::this_thread::sleep_for(milliseconds(300));
+          (*b)->credentials_json = R"({"ssh_command":"ssh SECRETTOKEN@h"})";
+          return tx.UpdateBinding(**b);
+        });
+      });
+      while (!locked) std::this_thread::yield();
+      const auto written = f.store.CheckpointUnlessCredentials(Lease{id, "w1"}, wait);
+      reporter.join();
+      REQUIRE(report.ok());
+      REQUIRE(written.ok());
+      CHECK_FALSE(*written);
+      CHECK(f.JobRow(id) == std::vector<std::string>{"running", "w1", "t", "f"});
+    }
+  }
+
+  TEST_CASE("SaveSessionTokenHash writes the binding's token hash in one fenced statement") {
+    Fixture f;
+    f.AddBinding("bind-1");
+    const auto id = f.Enqueue("bind-1");
+    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
+    REQUIRE(f.MustClaim("w1").has_value());
+    const auto hash = [&f] { return f.db.Query("SELECT session_token_hash FROM service_bindings"); };
+
+    REQUIRE(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1").ok());
+    CHECK(hash() == Rows{{"hash-1"}});
+    CHECK(f.JobRow(id) == std::vector<std::string>{"running", "w1", "t", "f"});  // the job untouched
+
+    // Another worker's name, a binding that moved on, a cancelled job: nothing written.
+    CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w2"}, "hash-2")));
+    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id + 1000));
+    CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-3")));
+    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
+    REQUIRE(f.store.InTransaction([&](osb::StoreTx& tx) { return tx.CancelJobs("bind-1", osb::JobKind::kClone).status(); })
+                .ok());
+    CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-4")));
+    CHECK(hash() == Rows{{"hash-1"}});
+  }
+
   TEST_CASE("kRetryable releases the lease; the job is claimable again only after run_at") {
     Fixture f;
     f.AddBinding("bind-1");
