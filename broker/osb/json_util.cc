@@ -1,6 +1,9 @@
 #include "broker/osb/json_util.h"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -54,6 +57,25 @@ base::Result<rapidjson::Document> ParseJson(std::string_view text, std::string_v
                                          std::to_string(doc.GetErrorOffset()));
   }
   return doc;
+}
+
+base::Status ValidateJsonObject(std::string_view text, std::string_view what) {
+  // The same reader and flags as ParseJson's Document::Parse, with a handler that keeps nothing.
+  rapidjson::MemoryStream bytes(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+  rapidjson::BaseReaderHandler<rapidjson::UTF8<>> ignore;
+  rapidjson::Reader reader;
+  const rapidjson::ParseResult r = reader.Parse<rapidjson::kParseValidateEncodingFlag>(in, ignore);
+  if (r.IsError()) {
+    return base::Status::InvalidArgument(std::string(what) + " is not valid JSON: " + rapidjson::GetParseError_En(r.Code()) +
+                                         " at offset " + std::to_string(r.Offset()));
+  }
+  // Valid JSON: the value is an object when its first character (after JSON whitespace) opens one.
+  const auto first = text.find_first_not_of(" \t\n\r");
+  if (first == std::string_view::npos || text[first] != '{') {
+    return base::Status::InvalidArgument(std::string(what) + " must be a JSON object");
+  }
+  return base::Status::Ok();
 }
 
 std::string WriteJson(const rapidjson::Value& value) {

@@ -21,6 +21,11 @@ std::string CanonicalJson(const rapidjson::Value& value);
 // offset N" when it is not.
 base::Result<rapidjson::Document> ParseJson(std::string_view text, std::string_view what);
 
+// OK when `text` is one JSON object, as ParseJson would accept it, checked without building a
+// document. kInvalidArgument "<what> is not valid JSON: ..." (ParseJson's message) or "<what> must
+// be a JSON object" otherwise.
+base::Status ValidateJsonObject(std::string_view text, std::string_view what);
+
 // Compact serialization of a value (keys in their existing order).
 std::string WriteJson(const rapidjson::Value& value);
 

@@ -243,12 +243,11 @@ const std::string& WriteSessionTokenHashSql() {
 
 // WriteJobSql's parameters for `job`; kInvalidArgument when its outputs are not a JSON object.
 Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clone::JobUpdate& job) {
-  auto outputs = osb::ParseJson(job.outputs_json, "job outputs");
-  if (!outputs.ok()) return outputs.status();
-  if (!outputs->IsObject()) return Status::InvalidArgument("job outputs must be a JSON object");
+  // Validated without a document (the column is jsonb: the database normalizes the text).
+  BROKER_RETURN_IF_ERROR(osb::ValidateJsonObject(job.outputs_json, "job outputs"));
   return std::vector<PgParam>{PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id),
                               PgParam::Text(std::string(JobStatusWord(job.status))), PgParam::Text(job.step),
-                              PgParam::Text(osb::CanonicalJson(*outputs)), PgParam::Int(job.attempt),
+                              PgParam::Text(job.outputs_json), PgParam::Int(job.attempt),
                               PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))};
 }
 

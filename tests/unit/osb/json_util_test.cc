@@ -142,6 +142,31 @@ TEST_SUITE("osb::JsonUtil") {
     }
   }
 
+  TEST_CASE("ValidateJsonObject accepts what ParseJson accepts as an object, and says the same otherwise") {
+    for (const std::string text : {R"({})", R"( {"a":[1,{"b":null}],"c":"\u00e9"} )", "\n{\"a\":1}\t"}) {
+      CAPTURE(text);
+      CHECK(ValidateJsonObject(text, "job outputs").ok());
+    }
+    // Not an object: valid JSON of another kind.
+    for (const std::string text : {"[1]", " 1", "\"s\"", "null"}) {
+      CAPTURE(text);
+      const base::Status s = ValidateJsonObject(text, "job outputs");
+      CHECK(s.code() == base::Code::kInvalidArgument);
+      CHECK(s.message() == "job outputs must be a JSON object");
+    }
+    // Not JSON: ParseJson's very message.
+    for (const std::string& text : std::vector<std::string>{"", "   ", R"({} x)", R"({"a":})", R"({"a":1} {"b":2})",
+                                                           "{\"a\":\"\xff\"}"}) {
+      CAPTURE(text);
+      const base::Status s = ValidateJsonObject(text, "job outputs");
+      CHECK(s.code() == base::Code::kInvalidArgument);
+      CHECK(s.message() == ParseJson(text, "job outputs").status().message());
+    }
+    // Only the bytes of the view.
+    const std::string buffer = R"({"a":1}{"b":2})";
+    CHECK(ValidateJsonObject(std::string_view(buffer).substr(0, 7), "job outputs").ok());
+  }
+
   TEST_CASE("WriteJson writes compactly and keeps the existing key order") {
     CHECK(WriteJson(Parse(R"({ "b" : 1, "a" : [ 1, { "d": 2, "c": 3 } ] })")) == R"({"b":1,"a":[1,{"d":2,"c":3}]})");
     CHECK(WriteJson(Parse(R"("x")")) == R"("x")");
