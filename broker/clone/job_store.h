@@ -146,8 +146,8 @@ class JobStore {
 
   // The clone job's wait for the session report in ONE statement, when it can be: locks the job's
   // binding row, and writes `update` to the job row (fenced, as Checkpoint()) only while that
-  // binding holds no credentials at all. A report stores them under the same lock before it looks
-  // at the job, so then none has come, and one that comes later finds the job waiting. Returns
+  // binding holds no credentials at all. A report stores them, and looks at the job, under that
+  // same lock: so then none has come, and one that comes later finds the job waiting. Returns
   // true when written; false when the binding holds credentials (nothing written: the caller
   // looks at them under Fenced()); kFailedPrecondition (reason kLeaseLost) when the fence does
   // not hold.

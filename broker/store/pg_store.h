@@ -122,6 +122,7 @@ class PgStore final : public osb::Store, public clone::JobStore {
   // The same UPDATE, sent in pipeline mode and read by Wait() (PgConnection::Send/Receive).
   std::unique_ptr<clone::PendingCheckpoint> BeginCheckpoint(const clone::Lease& lease,
                                                             const clone::JobUpdate& update) override;
+  // One statement each (see clone::JobStore).
   base::Result<bool> CheckpointUnlessCredentials(const clone::Lease& lease, const clone::JobUpdate& update) override;
   base::Status SaveSessionTokenHash(const clone::Lease& lease, const std::string& token_hash) override;
   // As GetBinding.
