@@ -97,6 +97,17 @@ struct Fixture {
     return id;
   }
 
+  // A binding and its clone job, the binding's operation (as a PUT makes them), claimed by
+  // `worker`. Returns the job's id.
+  std::int64_t AddClaimedBind(const std::string& binding_id, const std::string& worker,
+                              bool with_credentials = true) {
+    AddBinding(binding_id, with_credentials);
+    const auto id = Enqueue(binding_id);
+    db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id) + " WHERE id = '" + binding_id + "'");
+    REQUIRE(MustClaim(worker).has_value());
+    return id;
+  }
+
   std::optional<ClaimedJob> MustClaim(const std::string& worker, milliseconds lease = kLongLease) {
     auto r = store.Claim(worker, lease);
     REQUIRE_MESSAGE(r.ok(), r.status().ToString());
@@ -513,10 +524,7 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
 
   TEST_CASE("a job write that names the clone writes it to the binding too, under the same fence") {
     Fixture f;
-    f.AddBinding("bind-1");
-    const auto id = f.Enqueue("bind-1");
-    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
-    REQUIRE(f.MustClaim("w1").has_value());
+    const auto id = f.AddClaimedBind("bind-1", "w1");
     const auto clone_columns = [&f] {
       return f.db.Query("SELECT COALESCE(clone_app_guid, ''), COALESCE(clone_app_name, '') FROM service_bindings");
     };
@@ -587,9 +595,7 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
 
   TEST_CASE("CheckpointUnlessCredentials writes the wait only while the binding holds no credentials") {
     Fixture f;
-    f.AddBinding("bind-1", /*with_credentials=*/false);
-    const auto id = f.Enqueue("bind-1");
-    REQUIRE(f.MustClaim("w1").has_value());
+    const auto id = f.AddClaimedBind("bind-1", "w1", /*with_credentials=*/false);
     JobUpdate wait;
     wait.status = JobUpdate::Status::kRetryable;
     wait.step = "await_session";
@@ -640,10 +646,7 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
 
   TEST_CASE("SaveSessionTokenHash writes the binding's token hash in one fenced statement") {
     Fixture f;
-    f.AddBinding("bind-1");
-    const auto id = f.Enqueue("bind-1");
-    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
-    REQUIRE(f.MustClaim("w1").has_value());
+    const auto id = f.AddClaimedBind("bind-1", "w1");
     const auto hash = [&f] { return f.db.Query("SELECT session_token_hash FROM service_bindings"); };
 
     REQUIRE(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1").ok());
