@@ -628,8 +628,8 @@ StepOutcome AwaitSession(StepContext& ctx) {
   if (ctx.resumed) {
     auto binding = ctx.read_binding();
     if (!binding.ok()) return StepOutcome::Error(binding.status());
-    if (binding->has_value() && SessionReported(**binding)) return StepOutcome::Done();
     if (binding->has_value()) {
+      if (SessionReported(**binding)) return StepOutcome::Done();
       if (const auto failure = session::SessionFailure((*binding)->credentials_json)) {
         return StepOutcome::Fail(
             session::DescribeTmateFailure(*failure, ctx.settings.tmate_server_host, ctx.settings.tmate_server_port));

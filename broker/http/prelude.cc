@@ -77,10 +77,6 @@ base::Status CheckBasicAuth(const std::optional<std::string>& authorization_head
   return ok ? base::Status::Ok() : kDenied;
 }
 
-base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
-                            const std::vector<BasicCredential>& accepted) {
-  return CheckBasicAuth(authorization_header, DigestCredentials(accepted));
-}
 
 base::Status CheckApiVersion(const std::optional<std::string>& version_header) {
   const std::string range = "this broker supports X-Broker-API-Version 2." + std::to_string(kMinMinorVersion) +

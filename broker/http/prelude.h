@@ -42,9 +42,6 @@ std::vector<CredentialDigest> DigestCredentials(const std::vector<BasicCredentia
 // CRYPTO_memcmp-like constant-time equality, every credential checked).
 base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
                             const std::vector<CredentialDigest>& accepted);
-// The same, digesting `accepted` first.
-base::Status CheckBasicAuth(const std::optional<std::string>& authorization_header,
-                            const std::vector<BasicCredential>& accepted);
 
 // The range we serve: 2.14 to any 2.x.
 inline constexpr int kMinMinorVersion = 14;

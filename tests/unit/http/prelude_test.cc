@@ -51,11 +51,9 @@ TEST_SUITE("http::Prelude") {
     };
     for (const Row& row : rows) {
       CAPTURE(row.name);
-      const base::Status s = CheckBasicAuth(row.header, *row.accepted);
+      const base::Status s = CheckBasicAuth(row.header, DigestCredentials(*row.accepted));
       CHECK(s.ok() == row.ok);
       if (!row.ok) CHECK(s.code() == base::Code::kUnauthenticated);
-      // The server's form: the accepted pairs digested once, up front.
-      CHECK(CheckBasicAuth(row.header, DigestCredentials(*row.accepted)).ok() == row.ok);
     }
   }
 
@@ -119,19 +117,19 @@ TEST_SUITE("http::Prelude") {
 
   TEST_CASE("CheckBasicAuth splits at the first colon, so a password may contain colons") {
     const std::vector<BasicCredential> accepted = {{"broker", "pa:ss:word"}};
-    CHECK(CheckBasicAuth(Basic("broker:pa:ss:word"), accepted).ok());
-    CHECK_FALSE(CheckBasicAuth(Basic("broker:pa:ss"), accepted).ok());
+    CHECK(CheckBasicAuth(Basic("broker:pa:ss:word"), DigestCredentials(accepted)).ok());
+    CHECK_FALSE(CheckBasicAuth(Basic("broker:pa:ss"), DigestCredentials(accepted)).ok());
   }
 
   TEST_CASE("CheckBasicAuth rejects everything when no pair is accepted") {
     const std::vector<BasicCredential> none;
-    CHECK(CheckBasicAuth(Basic("broker:s3cr3t"), none).code() == base::Code::kUnauthenticated);
-    CHECK(CheckBasicAuth(Basic(":"), none).code() == base::Code::kUnauthenticated);
+    CHECK(CheckBasicAuth(Basic("broker:s3cr3t"), DigestCredentials(none)).code() == base::Code::kUnauthenticated);
+    CHECK(CheckBasicAuth(Basic(":"), DigestCredentials(none)).code() == base::Code::kUnauthenticated);
   }
 
   TEST_CASE("CheckBasicAuth's error never echoes the credentials it was given") {
     const std::vector<BasicCredential> accepted = {{"broker", "s3cr3t"}};
-    const base::Status s = CheckBasicAuth(Basic("broker:guessed-password"), accepted);
+    const base::Status s = CheckBasicAuth(Basic("broker:guessed-password"), DigestCredentials(accepted));
     REQUIRE_FALSE(s.ok());
     CHECK(s.message().find("guessed-password") == std::string::npos);
     CHECK(s.message().find("s3cr3t") == std::string::npos);
