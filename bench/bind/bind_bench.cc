@@ -13,7 +13,11 @@
 //   - the Cloud Controller calls per bind, from the fake's journal, polls (GET /v3/jobs/:guid,
 //     GET /v3/droplets/:guid, GET /v3/processes/:guid/stats) counted apart, UAA token calls apart;
 //   - the CPU of one last_operation GET (a calibration burst after the run), to estimate how much
-//     of the broker's CPU went to answering this program's own polling.
+//     of the broker's CPU went to answering this program's own polling;
+//   - a machine reference before the run: the CPU one loopback TCP round trip between two threads
+//     costs here, since a bind's CPU is mostly such exchanges and their thread wake-ups, whose
+//     price varies severalfold between virtual machines (the broker's CPU per bind is also given
+//     in these round trips).
 // Prints a table, judged against the goals (< 5 ms broker CPU per bind, <= 25 non-poll CC calls
 // per bind), and writes it to bench/bind/results/<UTC timestamp>.txt. See README.md here.
 //
@@ -22,15 +26,21 @@
 #define DOCTEST_CONFIG_IMPLEMENT  // osb_fixtures.cc and test_database.cc refer to doctest; no main
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +85,7 @@ struct Options {
   int worker_lease_ms = 30000;     // the broker's WORKER_LEASE_MS (its default)
   int lastop_interval_ms = 250;    // between two last_operation GETs of one binding
   int calibration_gets = 2000;     // last_operation GETs of the calibration burst
+  int reference_round_trips = 5000;  // loopback round trips of each machine reference
   int timeout_s = 600;
   std::string log_level = "info";
   std::string results_dir;
@@ -113,6 +124,7 @@ Options LoadOptions() {
   o.worker_lease_ms = IntEnv("BENCH_WORKER_LEASE_MS", o.worker_lease_ms, 300, 3600000);
   o.lastop_interval_ms = IntEnv("BENCH_LASTOP_INTERVAL_MS", o.lastop_interval_ms, 1, 600000);
   o.calibration_gets = IntEnv("BENCH_CALIBRATION_GETS", o.calibration_gets, 0, 1000000);
+  o.reference_round_trips = IntEnv("BENCH_REFERENCE_ROUND_TRIPS", o.reference_round_trips, 0, 10000000);
   o.timeout_s = IntEnv("BENCH_TIMEOUT_S", o.timeout_s, 1, 86400);
   o.log_level = StrEnv("BENCH_LOG_LEVEL", o.log_level);
   o.results_dir = StrEnv("BENCH_RESULTS_DIR", std::string(BROKER_SOURCE_DIR) + "/bench/bind/results");
@@ -211,6 +223,100 @@ double SelfCpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// CPU seconds the calling thread has used (user + system).
+double ThreadCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Pins the calling thread to `cpu`; false when the kernel refuses (a cpuset without it).
+bool PinToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+// The first two CPUs this process may run on, or nothing when it may use only one.
+std::optional<std::pair<int, int>> TwoCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return std::nullopt;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) return std::nullopt;
+  return std::make_pair(cpus[0], cpus[1]);
+}
+
+// The machine reference: microseconds of CPU (both threads', user + system) that one round trip
+// of a 64-byte message costs between two threads over a TCP connection on 127.0.0.1, blocking
+// send and recv, Nagle off: the kind of exchange a bind is made of. The two threads (new ones:
+// the pinning is not inherited by anything else) run on cpus.first and cpus.second, one CPU when
+// both are the same. On a virtual machine a wake-up across CPUs costs many times one on the same
+// CPU, and that price varies severalfold between machines. Throws when a socket call fails.
+double LoopbackRoundTripMicros(int round_trips, std::pair<int, int> cpus) {
+  auto check = [](bool ok, const char* what) {
+    if (!ok) throw std::runtime_error(std::string("machine reference: ") + what + ": " + std::strerror(errno));
+  };
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  check(listener >= 0, "socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  check(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0, "bind");
+  check(::listen(listener, 1) == 0, "listen");
+  check(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname");
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  check(client >= 0, "socket");
+  check(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0, "connect");
+  const int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  check(server >= 0, "accept");
+  ::close(listener);
+  const int one = 1;
+  ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  // One side, on `cpu`: `round_trips` times, send 64 bytes and read 64 back (or read, then
+  // send). Its CPU seconds go to `cpu_s`; on EOF or an error it shuts `peer` down (which
+  // unblocks the other side) and clears `ok`.
+  std::atomic<bool> ok{true};
+  auto side = [&](int fd, int peer, bool send_first, int cpu, double& cpu_s) {
+    PinToCpu(cpu);  // best effort: unpinned, the number is only noisier
+    char msg[64] = {};
+    auto send_msg = [&] { return ::send(fd, msg, sizeof msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof msg); };
+    auto recv_msg = [&] {
+      for (std::size_t got = 0; got < sizeof msg;) {
+        const ssize_t r = ::recv(fd, msg + got, sizeof msg - got, 0);
+        if (r <= 0) return false;
+        got += static_cast<std::size_t>(r);
+      }
+      return true;
+    };
+    const double c0 = ThreadCpuSeconds();
+    for (int i = 0; i < round_trips && ok; ++i) {
+      if (!(send_first ? send_msg() && recv_msg() : recv_msg() && send_msg())) {
+        ok = false;
+        ::shutdown(peer, SHUT_RDWR);
+      }
+    }
+    cpu_s = ThreadCpuSeconds() - c0;
+  };
+  double client_cpu = 0, echo_cpu = 0;
+  std::thread echo([&] { side(server, client, false, cpus.second, echo_cpu); });
+  std::thread ping([&] { side(client, server, true, cpus.first, client_cpu); });
+  ping.join();
+  echo.join();
+  ::close(client);
+  ::close(server);
+  check(ok, "a send or recv failed");
+  return (client_cpu + echo_cpu) * 1e6 / round_trips;
+}
+
 // ---- helpers -------------------------------------------------------------------------------
 
 std::string NewUuid(std::mt19937_64& rng) {
@@ -265,6 +371,15 @@ int Run() {
   const Options opt = LoadOptions();
   const std::string stamp = UtcStamp();
   const std::string load_before = LoadAverage();
+  // The machine reference: round trips across two CPUs (when the process may use two) and on one.
+  const std::optional<std::pair<int, int>> two_cpus = TwoCpus();
+  double cross_cpu_us = 0, one_cpu_us = 0;
+  if (opt.reference_round_trips > 0) {
+    std::cerr << "bind_bench: machine reference, " << opt.reference_round_trips << " loopback round trips\n";
+    if (two_cpus) cross_cpu_us = LoopbackRoundTripMicros(opt.reference_round_trips, *two_cpus);
+    const int cpu = two_cpus ? two_cpus->first : sched_getcpu();
+    one_cpu_us = LoopbackRoundTripMicros(opt.reference_round_trips, {cpu, cpu});
+  }
 
   Fake fake;
   fake.Start();
@@ -538,6 +653,18 @@ int Run() {
         "(http: the PUTs, the session reports, the last_operation polls)");
     row("  of which the other threads, ms/bind", Fixed(other_ms, 2),
         "(the listener accepting connections, main, logging)");
+  }
+  if (opt.reference_round_trips > 0) {
+    if (two_cpus) {
+      row("machine ref: CPU us per round trip, 2 CPUs", Fixed(cross_cpu_us, 1),
+          "(64 bytes each way over TCP on 127.0.0.1 between threads pinned to CPUs " +
+              std::to_string(two_cpus->first) + " and " + std::to_string(two_cpus->second) + ", both sides)");
+    }
+    row("machine ref: the same on 1 CPU", Fixed(one_cpu_us, 1), "(both threads on one CPU)");
+    if (two_cpus) {
+      row("  broker CPU per bind in 2-CPU round trips", Fixed(cpu_ms_per_bind * 1000.0 / cross_cpu_us, 0),
+          "(the machine's price of a wake-up across CPUs taken out)");
+    }
   }
   row("broker peak RSS (VmHWM), MB", Fixed(static_cast<double>(rss_peak_kb) / 1024.0, 1));
   row("CC non-poll calls per bind", Fixed(non_poll_per_bind, 2),
