@@ -38,6 +38,9 @@ namespace broker::clone {
 // The reason() of the Status a fenced write returns when the job is no longer this worker's.
 inline constexpr char kLeaseLost[] = "lease_lost";
 
+// The member of a job's outputs that JobStore::SaveSessionTokenHash sets to true.
+inline constexpr char kSessionTokenSavedOutput[] = "session_token_saved";
+
 // Who holds a job: the fence of every write.
 struct Lease {
   std::int64_t job_id = 0;
@@ -153,9 +156,15 @@ class JobStore {
   // not hold.
   virtual base::Result<bool> CheckpointUnlessCredentials(const Lease& lease, const JobUpdate& update) = 0;
   // Sets the session_token_hash of the job's binding in ONE fenced statement (autocommit): the
-  // clone's report token, durable before the clone app exists. Written only while the job is
+  // clone's report token, durable before the clone app exists. The same statement sets the
+  // member kSessionTokenSavedOutput of the job's stored outputs to true (the rest of them
+  // unchanged; a later checkpoint writes the caller's outputs whole, so the caller keeps the mark
+  // in its own). Locks the binding, then the job row, and writes both only while the job is
   // running under this lease and the binding is still this job's operation; otherwise nothing
   // is written and the result is kFailedPrecondition (reason kLeaseLost), as for Checkpoint().
+  // The mark is for the next claim: Claim() returns the job row at its latest version (it locks
+  // it), but the binding as its statement's snapshot saw it, which may be from just before this
+  // write when the lease had lapsed meanwhile.
   virtual base::Status SaveSessionTokenHash(const Lease& lease, const std::string& token_hash) = 0;
   // The binding as it is now (unlocked read; credentials decrypted). nullopt when unknown.
   virtual base::Result<std::optional<osb::Binding>> ReadBinding(std::string_view binding_id) = 0;

@@ -264,11 +264,13 @@ StepOutcome CreateClone(StepContext& ctx) {
   Value& clone = out.Obj("clone");
 
   // Adopt a clone an earlier attempt made (found by label, never by name). Every attempt makes
-  // the session token's hash durable (below) before it asks for the app, so while the binding
-  // row as this job claimed it has no hash, no attempt has got that far (a claim reads the row
-  // after any earlier holder's writes) and there is nothing to look for: the common first run
-  // saves the call.
-  if (!b.session_token_hash.empty()) {
+  // the session token's hash durable (below) before it asks for the app, in a statement that also
+  // marks the job's outputs; a claim reads those at their latest version, so while neither they
+  // carry the mark nor the binding a hash, no attempt has got that far and there is nothing to
+  // look for: the common first run saves the call. (The binding alone would not do: a claim
+  // reads it as its statement's snapshot saw it, which can be from just before the save of a
+  // worker whose lease had lapsed.)
+  if (out.Bool(kSessionTokenSavedOutput) || !b.session_token_hash.empty()) {
     auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + b.id);
     if (!found.ok()) return CcFailure(ctx, kStep, "find_apps", found.status(), "looking for an existing clone failed");
     if (!found->empty()) {
@@ -306,6 +308,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   const std::string token = base::RandomHex(32);
   const Status saved = ctx.save_token_hash(base::Sha256Hex(token));
   if (!saved.ok()) return StepOutcome::Error(saved);
+  out.SetBool(kSessionTokenSavedOutput, true);  // as the store marked it; kept by every checkpoint
 
   const auto tmate_config = session::RenderTmateConfig(
       {ctx.settings.tmate_server_host, ctx.settings.tmate_server_port, ctx.settings.tmate_ed25519_fingerprint,

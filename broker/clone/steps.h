@@ -69,16 +69,16 @@ std::string SessionPath(std::string_view binding_id);
 std::string BindingLabel(const EngineSettings& s);     // "<prefix>/binding-guid"
 std::string ManagedByLabel(const EngineSettings& s);   // "<prefix>/managed-by" = "ssh-access"
 
-// Everything a step may use. `fenced` runs a transaction under the job's lease (JobStore::Fenced);
-// steps use it to persist what must be durable before a Cloud Controller call (the session token
-// hash).
+// Everything a step may use. save_token_hash persists, under the job's lease, what must be durable
+// before a Cloud Controller call (the session token's hash, before the clone app exists).
 struct StepContext {
   const ClaimedJob& job;
   rapidjson::Document& outputs;  // an object; the worker checkpoints it after the step
   CloudController& cc;
   const EngineSettings& settings;
   const base::Clock& clock;
-  // JobStore::SaveSessionTokenHash under the job's lease.
+  // JobStore::SaveSessionTokenHash under the job's lease (which also sets the job's stored
+  // outputs' kSessionTokenSavedOutput; the step sets it in `outputs` too).
   std::function<base::Status(const std::string& token_hash)> save_token_hash;
   // Reads the binding as it is now (the session report arrives on another thread). In the first
   // step of a claim it answers with the row the claim read together with the job, without a

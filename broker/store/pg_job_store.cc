@@ -204,20 +204,27 @@ Result<clone::JobUpdate> LockFencedJob(PgConnection& conn, const clone::Lease& l
   return job;
 }
 
-// The WHERE clause of a fenced write to the job's binding ($1 job id, $2 worker). The subquery
-// finds the binding through the job only when the fence holds (a job's binding_id never changes).
-// It reads the statement's snapshot, so an unbind that commits while the write waits for the
-// binding's lock is caught by the row's own re-check: the unbind moved operation_id on to its
-// teardown job, and the row no longer matches.
-constexpr char kJobsBindingWhere[] =
-    " WHERE id = (SELECT binding_id FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running') "
-    "AND operation_id = $1 AND deleted_at IS NULL";
+// The first CTE of a fenced write to the job's binding ($1 job id): b, that binding locked, while it
+// is live and still this job's operation (an unbind moves operation_id on to its teardown job,
+// and the row lock re-checks that on the row's latest version). A job's binding_id never changes.
+constexpr char kLockOperationBindingCte[] =
+    "WITH b AS (SELECT id FROM service_bindings WHERE id = (SELECT binding_id FROM jobs WHERE id = $1) "
+    "AND operation_id = $1 AND deleted_at IS NULL FOR UPDATE), ";
 
-// JobUpdate::clone: the job's binding learns its clone app. $3 guid, $4 name.
-const std::string& WriteBindingCloneSql() {
+// WriteJobSql, and the job's binding learns its clone app (JobUpdate::clone; $9 guid, $10 name),
+// in one statement. The binding is locked first (b: the order of every transaction), then the job
+// row under the fence (fj; the count only orders it after b), so the binding is written only
+// while the job is this worker's, and the job write that follows matches the row fj locked. A
+// binding that is no longer this job's operation (an unbind moved it on to its teardown job; its
+// row lock re-checks that) is left alone while the job is still written.
+const std::string& WriteJobAndCloneSql() {
   static const std::string sql =
-      std::string("UPDATE service_bindings SET clone_app_guid = $3, clone_app_name = $4, updated_at = now()") +
-      kJobsBindingWhere;
+      std::string(kLockOperationBindingCte) +
+      "fj AS (SELECT id FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running' "
+      "AND (SELECT count(*) FROM b) >= 0 FOR UPDATE), "
+      "c AS (UPDATE service_bindings SET clone_app_guid = $9, clone_app_name = $10, updated_at = now() "
+      "WHERE id = (SELECT id FROM b) AND EXISTS (SELECT 1 FROM fj) RETURNING 1) " +
+      WriteJobSql() + " AND (SELECT count(*) FROM c) >= 0";
   return sql;
 }
 
@@ -234,10 +241,19 @@ const std::string& WriteJobUnlessCredentialsSql() {
   return sql;
 }
 
-// SaveSessionTokenHash. $3 the hash.
+// SaveSessionTokenHash. $3 the hash. The binding is locked first (b), the order of every
+// transaction; the job is marked under the fence only when b found it (an uncorrelated EXISTS is
+// evaluated before the job's row is touched), and the binding written only when the job was (j):
+// the job's row lock makes a claim skip it or, once committed, see the mark.
 const std::string& WriteSessionTokenHashSql() {
   static const std::string sql =
-      std::string("UPDATE service_bindings SET session_token_hash = $3, updated_at = now()") + kJobsBindingWhere;
+      std::string(kLockOperationBindingCte) +
+      "j AS (UPDATE jobs SET outputs = outputs || jsonb_build_object('" +
+      std::string(clone::kSessionTokenSavedOutput) +
+      "', true), updated_at = now() "
+      "WHERE id = $1 AND locked_by = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM b) RETURNING 1) "
+      "UPDATE service_bindings SET session_token_hash = $3, updated_at = now() "
+      "WHERE id = (SELECT id FROM b) AND EXISTS (SELECT 1 FROM j)";
   return sql;
 }
 
@@ -251,16 +267,17 @@ Result<std::vector<PgParam>> WriteJobParams(const clone::Lease& lease, const clo
                               PgParam::Text(job.last_error), PgParam::Int(internal::ToMillis(job.run_at))};
 }
 
-// Queues the job's write on `conn` (after the binding's, when it learns its clone): the last
-// statement queued is the job's, whose row count tells whether the fence held.
+// Queues the job's write on `conn`, in one statement with the binding's when it learns its
+// clone: the statement's row count is the job's, and tells whether the fence held.
 Status DeferJobWrite(PgConnection& conn, const clone::Lease& lease, const clone::JobUpdate& job) {
   BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, WriteJobParams(lease, job));
   if (job.clone.has_value()) {
-    conn.Defer("write binding clone", WriteBindingCloneSql(),
-               {PgParam::Int(lease.job_id), PgParam::Text(lease.worker_id), PgParam::Text(job.clone->guid),
-                PgParam::Text(job.clone->name)});
+    params.push_back(PgParam::Text(job.clone->guid));
+    params.push_back(PgParam::Text(job.clone->name));
+    conn.Defer("write job and clone", WriteJobAndCloneSql(), std::move(params));
+  } else {
+    conn.Defer("write job", WriteJobSql(), std::move(params));
   }
-  conn.Defer("write job", WriteJobSql(), std::move(params));
   return Status::Ok();
 }
 

@@ -585,6 +585,63 @@ TEST_SUITE("clone::Engine") {
     }
   }
 
+  TEST_CASE("a re-run whose claim read the binding from before the token was saved still adopts the clone") {
+    // A worker whose lease lapsed may save the clone's token hash just as another worker's claim
+    // takes the job, and that claim may read the binding as it was just before the save. The save
+    // also marks the job's outputs, which a claim reads at their latest version: the re-run of
+    // create_clone must look the clone up by its label all the same. Played with a SIGKILL while
+    // POST /v3/apps is in flight, and the binding's hash hidden from the restarted broker's claim.
+    CloneTest t;
+    t.Provision();
+    const std::string bid = BindingId(43);
+    Fake::Fault hang_create{Fake::Fault::Kind::kSlowResponse, "POST", "/v3/apps", 1, 1};
+    hang_create.delay = milliseconds(1000);
+    // The restarted broker's droplet copy is held, so the clones can be counted while it waits.
+    Fake::Fault hang_copy{Fake::Fault::Kind::kSlowResponse, "POST", "/v3/droplets", 1, 1};
+    hang_copy.delay = milliseconds(2000);
+    t.fake.AddFault(hang_create);
+    t.fake.AddFault(hang_copy);
+    const Response r = t.Bind(bid, t.demo.app_guid);
+    REQUIRE(r.status == 202);
+    const std::string job_sql = "FROM jobs WHERE binding_id = " + SqlQuote(bid) + " AND kind = 'clone'";
+    const auto in_step = [&](const char* step) {
+      const auto rows = t.db.Query("SELECT step " + job_sql + " AND status = 'running'");
+      return !rows.empty() && rows[0][0] == step;
+    };
+    auto until = std::chrono::steady_clock::now() + seconds(20);
+    while (!in_step("create_clone") && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
+    REQUIRE_MESSAGE(in_step("create_clone"), t.broker->LogTail(40));
+    std::this_thread::sleep_for(milliseconds(300));  // POST /v3/apps is in flight
+    t.broker->Kill(SIGKILL);
+    until = std::chrono::steady_clock::now() + seconds(10);
+    while (t.ClonesOf(bid).empty() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(20));
+    REQUIRE(t.ClonesOf(bid).size() == 1);  // the platform made it; the broker never heard
+
+    CHECK(t.db.Query("SELECT outputs->>'session_token_saved' " + job_sql) == std::vector<std::vector<std::string>>{{"true"}});
+    const std::string binding_where = " WHERE id = " + SqlQuote(bid);
+    const std::string hash = t.db.Query("SELECT session_token_hash FROM service_bindings" + binding_where)[0][0];
+    REQUIRE(!hash.empty());
+    t.db.Query("UPDATE service_bindings SET session_token_hash = ''" + binding_where);
+    t.broker->Restart();
+    until = std::chrono::steady_clock::now() + seconds(20);
+    while (!in_step("copy_droplet") && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
+    REQUIRE_MESSAGE(in_step("copy_droplet"), t.broker->LogTail(40));
+    CHECK(t.ClonesOf(bid).size() == 1);  // adopted, not made again
+    int lookups = 0;
+    for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
+      const auto sel = e.query_params.find("label_selector");
+      if (sel != e.query_params.end() && sel->second == std::string(kLabelKey) + "=" + bid) ++lookups;
+    }
+    CHECK(lookups == 1);
+    // The hash the save wrote back in place (the racing claim only missed it), so the adopted
+    // clone's report is accepted and the bind completes.
+    t.db.Query("UPDATE service_bindings SET session_token_hash = " + SqlQuote(hash) + binding_where);
+    const auto op = t.AwaitOperation(bid, OperationOf(r));
+    CHECK_MESSAGE(CloneTest::State(op) == "succeeded", CloneTest::Description(op));
+    CHECK(t.ClonesOf(bid).size() == 1);
+    CHECK(t.AllClones().size() == 1);
+  }
+
   TEST_CASE("SIGTERM lets the running step finish, releases the job at once, and a restart completes the bind") {
     CloneTest t;
     t.Provision();

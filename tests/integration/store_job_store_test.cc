@@ -556,6 +556,25 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
       CHECK(IsLeaseLost(f.store.Checkpoint(Lease{id, "w2"}, u)));
       CHECK(f.db.Snapshot() == before);
     }
+    SUBCASE("a claim taking the job meanwhile is waited for; after it, neither row is written") {
+      f.db.Query("UPDATE jobs SET locked_until = now() - interval '1 second'");
+      f.db.Query("BEGIN");
+      f.db.Query("UPDATE jobs SET locked_by = 'w2', locked_until = now() + interval '1 minute' WHERE id = " +
+                 std::to_string(id));
+      std::atomic<bool> done{false};
+      Status written;
+      std::thread writer([&] {
+        written = f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait();
+        done = true;
+      });
+      std::this_thread::sleep_for(milliseconds(300));
+      CHECK_FALSE(done.load());  // waiting for the claim's row lock, the binding's held meanwhile
+      f.db.Query("COMMIT");
+      writer.join();
+      CHECK(IsLeaseLost(written));
+      CHECK(clone_columns() == Rows{{"", ""}});
+      CHECK(f.db.Query("SELECT step, locked_by FROM jobs") == Rows{{"resolve_source_app", "w2"}});
+    }
     SUBCASE("when the binding is no longer this job's operation, only the job is written") {
       f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id + 1000));
       REQUIRE(f.store.Checkpoint(Lease{id, "w1"}, u).ok());
@@ -644,24 +663,67 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
     }
   }
 
-  TEST_CASE("SaveSessionTokenHash writes the binding's token hash in one fenced statement") {
+  TEST_CASE("SaveSessionTokenHash writes the binding's token hash and marks the job, in one fenced statement") {
     Fixture f;
     const auto id = f.AddClaimedBind("bind-1", "w1");
     const auto hash = [&f] { return f.db.Query("SELECT session_token_hash FROM service_bindings"); };
+    const auto mark = [&f] { return f.db.Query("SELECT outputs::text FROM jobs"); };
+    f.db.Query(R"(UPDATE jobs SET outputs = '{"source":{"guid":"app-1"}}')");
 
-    REQUIRE(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1").ok());
-    CHECK(hash() == Rows{{"hash-1"}});
-    CHECK(f.JobRow(id) == std::vector<std::string>{"running", "w1", "t", "f"});  // the job untouched
-
-    // Another worker's name, a binding that moved on, a cancelled job: nothing written.
-    CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w2"}, "hash-2")));
-    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id + 1000));
-    CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-3")));
-    f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
-    REQUIRE(f.store.InTransaction([&](osb::StoreTx& tx) { return tx.CancelJobs("bind-1", osb::JobKind::kClone).status(); })
-                .ok());
-    CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-4")));
-    CHECK(hash() == Rows{{"hash-1"}});
+    SUBCASE("written: the hash, and the mark next to the job's other outputs") {
+      REQUIRE(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1").ok());
+      CHECK(hash() == Rows{{"hash-1"}});
+      CHECK(mark() == Rows{{R"({"source": {"guid": "app-1"}, "session_token_saved": true})"}});
+      CHECK(f.JobRow(id) == std::vector<std::string>{"running", "w1", "t", "f"});  // still this worker's
+    }
+    SUBCASE("another worker's name, a binding that moved on, a cancelled job: nothing written") {
+      const std::string before = f.db.Snapshot();
+      CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w2"}, "hash-2")));
+      CHECK(f.db.Snapshot() == before);
+      f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id + 1000));
+      const std::string moved_on = f.db.Snapshot();
+      CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-3")));
+      CHECK(f.db.Snapshot() == moved_on);
+      f.db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id));
+      REQUIRE(f.store.InTransaction([&](osb::StoreTx& tx) { return tx.CancelJobs("bind-1", osb::JobKind::kClone).status(); })
+                  .ok());
+      const std::string cancelled = f.db.Snapshot();
+      CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-4")));
+      CHECK(f.db.Snapshot() == cancelled);
+      CHECK(hash() == Rows{{"tokenhash-bind-1"}});
+    }
+    SUBCASE("a claim taking the job meanwhile is waited for; after it, nothing is written") {
+      // The job's lease lapsed and another worker's claim holds its row, uncommitted: the save
+      // waits for the row (a binding write fenced by an unlocked look at the job would go through
+      // now, and the claim would read the binding without it).
+      f.db.Query("UPDATE jobs SET locked_until = now() - interval '1 second'");
+      f.db.Query("BEGIN");
+      f.db.Query("UPDATE jobs SET locked_by = 'w2', locked_until = now() + interval '1 minute' WHERE id = " +
+                 std::to_string(id));
+      std::atomic<bool> done{false};
+      Status saved;
+      std::thread saver([&] {
+        saved = f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1");
+        done = true;
+      });
+      std::this_thread::sleep_for(milliseconds(300));
+      CHECK_FALSE(done.load());  // waiting for the claim's row lock
+      f.db.Query("COMMIT");
+      saver.join();
+      CHECK(IsLeaseLost(saved));
+      CHECK(hash() == Rows{{"tokenhash-bind-1"}});
+      CHECK(mark() == Rows{{R"({"source": {"guid": "app-1"}})"}});
+    }
+    SUBCASE("a worker whose lease lapsed but was not taken writes; the next claim gets the mark with the job") {
+      f.db.Query("UPDATE jobs SET locked_until = now() - interval '1 second'");
+      REQUIRE(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1").ok());
+      const auto claimed = f.MustClaim("w2");
+      REQUIRE(claimed.has_value());
+      CHECK(claimed->id == id);
+      CHECK(claimed->outputs_json == R"({"session_token_saved":true,"source":{"guid":"app-1"}})");
+      CHECK(IsLeaseLost(f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-2")));
+      CHECK(hash() == Rows{{"hash-1"}});
+    }
   }
 
   TEST_CASE("kRetryable releases the lease; the job is claimable again only after run_at") {
