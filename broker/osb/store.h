@@ -64,6 +64,12 @@ class StoreTx {
 
   // ---- Combined forms: the same effects as the calls they name, in fewer round trips where
   // ---- the store can (the defaults make the calls one by one).
+  //
+  // One difference a store that makes one statement of a lock pair may show: the second row is
+  // looked up as the statement began, so a row another transaction inserted and committed while
+  // this one waited for the first lock is not seen (rows that existed are read locked, at their
+  // latest version). A binding inserted so reads as absent, and the caller's insert of it then
+  // fails with kAborted, which InTransaction retries; a job enqueued so reads as no job.
 
   struct InstanceAndBinding {
     std::optional<Instance> instance;
