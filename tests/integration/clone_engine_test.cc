@@ -43,6 +43,16 @@ constexpr const char* kLabelKey = CloneHarness::kLabelKey;
 
 std::string BindingId(int n) { return CloneBindingId(n); }
 
+// How many times the clone of binding `bid` was looked up by its label (GET /v3/apps).
+int LabelLookups(const CloneHarness& t, const std::string& bid) {
+  int lookups = 0;
+  for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
+    const auto sel = e.query_params.find("label_selector");
+    if (sel != e.query_params.end() && sel->second == std::string(kLabelKey) + "=" + bid) ++lookups;
+  }
+  return lookups;
+}
+
 
 // The demo foundation and one broker process wired to it (tests/support/clone_fixture.h).
 using CloneTest = CloneHarness;
@@ -160,12 +170,9 @@ TEST_SUITE("clone::Engine") {
       if (!poll && e.path.rfind("/v3", 0) == 0) ++non_poll;
     }
     CHECK(non_poll <= 25);
-    // A first attempt has no clone to adopt (no session token hash was recorded before it), so
-    // it does not look one up by label.
-    for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
-      const auto sel = e.query_params.find("label_selector");
-      CHECK((sel == e.query_params.end() || sel->second != std::string(kLabelKey) + "=" + bid));
-    }
+    // A first attempt has no clone to adopt (no token hash was saved, nor the job marked, before
+    // it), so it does not look one up by label.
+    CHECK(LabelLookups(t, bid) == 0);
     // Nor does bind_services, entered in the claim that configured the process, list the clone's
     // bindings (there can be none from an earlier attempt).
     for (const auto& e : t.fake.Calls("GET", "/v3/service_credential_bindings")) {
@@ -572,12 +579,7 @@ TEST_SUITE("clone::Engine") {
       if (std::string_view(h.step) == "create_clone") {
         // The killed attempt recorded its token hash before asking for the app, so the re-run
         // looked the clone up by its label (and adopted it: one clone, above).
-        int lookups = 0;
-        for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
-          const auto sel = e.query_params.find("label_selector");
-          if (sel != e.query_params.end() && sel->second == std::string(kLabelKey) + "=" + bid) ++lookups;
-        }
-        CHECK(lookups == 1);
+        CHECK(LabelLookups(t, bid) == 1);
       }
       // And an unbind of it leaves nothing behind.
       CHECK(CloneTest::State(t.UnbindAndWait(bid)) == "succeeded");
@@ -627,12 +629,7 @@ TEST_SUITE("clone::Engine") {
     while (!in_step("copy_droplet") && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
     REQUIRE_MESSAGE(in_step("copy_droplet"), t.broker->LogTail(40));
     CHECK(t.ClonesOf(bid).size() == 1);  // adopted, not made again
-    int lookups = 0;
-    for (const auto& e : t.fake.Calls("GET", "/v3/apps")) {
-      const auto sel = e.query_params.find("label_selector");
-      if (sel != e.query_params.end() && sel->second == std::string(kLabelKey) + "=" + bid) ++lookups;
-    }
-    CHECK(lookups == 1);
+    CHECK(LabelLookups(t, bid) == 1);
     // The hash the save wrote back in place (the racing claim only missed it), so the adopted
     // clone's report is accepted and the bind completes.
     t.db.Query("UPDATE service_bindings SET session_token_hash = " + SqlQuote(hash) + binding_where);

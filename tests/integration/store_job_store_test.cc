@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -106,6 +107,27 @@ struct Fixture {
     db.Query("UPDATE service_bindings SET operation_id = " + std::to_string(id) + " WHERE id = '" + binding_id + "'");
     REQUIRE(MustClaim(worker).has_value());
     return id;
+  }
+
+  // Runs `write` while another worker's claim of job `id` (its lease made to have lapsed) holds the
+  // job row, uncommitted; checks that `write` waits for it, commits the claim, and returns what
+  // `write` returned.
+  Status WhileAClaimTakesTheJob(std::int64_t id, const std::function<Status()>& write) {
+    db.Query("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE id = " + std::to_string(id));
+    db.Query("BEGIN");
+    db.Query("UPDATE jobs SET locked_by = 'w2', locked_until = now() + interval '1 minute' WHERE id = " +
+             std::to_string(id));
+    std::atomic<bool> done{false};
+    Status written;
+    std::thread writer([&] {
+      written = write();
+      done = true;
+    });
+    std::this_thread::sleep_for(milliseconds(300));
+    CHECK_FALSE(done.load());  // waiting for the claim's row lock
+    db.Query("COMMIT");
+    writer.join();
+    return written;
   }
 
   std::optional<ClaimedJob> MustClaim(const std::string& worker, milliseconds lease = kLongLease) {
@@ -557,21 +579,8 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
       CHECK(f.db.Snapshot() == before);
     }
     SUBCASE("a claim taking the job meanwhile is waited for; after it, neither row is written") {
-      f.db.Query("UPDATE jobs SET locked_until = now() - interval '1 second'");
-      f.db.Query("BEGIN");
-      f.db.Query("UPDATE jobs SET locked_by = 'w2', locked_until = now() + interval '1 minute' WHERE id = " +
-                 std::to_string(id));
-      std::atomic<bool> done{false};
-      Status written;
-      std::thread writer([&] {
-        written = f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait();
-        done = true;
-      });
-      std::this_thread::sleep_for(milliseconds(300));
-      CHECK_FALSE(done.load());  // waiting for the claim's row lock, the binding's held meanwhile
-      f.db.Query("COMMIT");
-      writer.join();
-      CHECK(IsLeaseLost(written));
+      // The binding's lock is held meanwhile: the job's is taken under it.
+      CHECK(IsLeaseLost(f.WhileAClaimTakesTheJob(id, [&] { return f.store.BeginCheckpoint(Lease{id, "w1"}, u)->Wait(); })));
       CHECK(clone_columns() == Rows{{"", ""}});
       CHECK(f.db.Query("SELECT step, locked_by FROM jobs") == Rows{{"resolve_source_app", "w2"}});
     }
@@ -693,24 +702,9 @@ TEST_SUITE("store::PgStore as clone::JobStore") {
       CHECK(hash() == Rows{{"tokenhash-bind-1"}});
     }
     SUBCASE("a claim taking the job meanwhile is waited for; after it, nothing is written") {
-      // The job's lease lapsed and another worker's claim holds its row, uncommitted: the save
-      // waits for the row (a binding write fenced by an unlocked look at the job would go through
-      // now, and the claim would read the binding without it).
-      f.db.Query("UPDATE jobs SET locked_until = now() - interval '1 second'");
-      f.db.Query("BEGIN");
-      f.db.Query("UPDATE jobs SET locked_by = 'w2', locked_until = now() + interval '1 minute' WHERE id = " +
-                 std::to_string(id));
-      std::atomic<bool> done{false};
-      Status saved;
-      std::thread saver([&] {
-        saved = f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1");
-        done = true;
-      });
-      std::this_thread::sleep_for(milliseconds(300));
-      CHECK_FALSE(done.load());  // waiting for the claim's row lock
-      f.db.Query("COMMIT");
-      saver.join();
-      CHECK(IsLeaseLost(saved));
+      // (A binding write fenced by an unlocked look at the job would go through at once, and the
+      // claim would read the binding without it.)
+      CHECK(IsLeaseLost(f.WhileAClaimTakesTheJob(id, [&] { return f.store.SaveSessionTokenHash(Lease{id, "w1"}, "hash-1"); })));
       CHECK(hash() == Rows{{"tokenhash-bind-1"}});
       CHECK(mark() == Rows{{R"({"source": {"guid": "app-1"}})"}});
     }
