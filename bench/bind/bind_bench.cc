@@ -377,7 +377,7 @@ int Run() {
   if (opt.reference_round_trips > 0) {
     std::cerr << "bind_bench: machine reference, " << opt.reference_round_trips << " loopback round trips\n";
     if (two_cpus) cross_cpu_us = LoopbackRoundTripMicros(opt.reference_round_trips, *two_cpus);
-    const int cpu = two_cpus ? two_cpus->first : sched_getcpu();
+    const int cpu = two_cpus ? two_cpus->first : std::max(0, sched_getcpu());  // -1: not known
     one_cpu_us = LoopbackRoundTripMicros(opt.reference_round_trips, {cpu, cpu});
   }
 
