@@ -77,7 +77,6 @@ base::Status CheckBasicAuth(const std::optional<std::string>& authorization_head
   return ok ? base::Status::Ok() : kDenied;
 }
 
-
 base::Status CheckApiVersion(const std::optional<std::string>& version_header) {
   const std::string range = "this broker supports X-Broker-API-Version 2." + std::to_string(kMinMinorVersion) +
                             " and later 2.x versions (2.17 recommended)";

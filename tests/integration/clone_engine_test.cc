@@ -53,6 +53,13 @@ int LabelLookups(const CloneHarness& t, const std::string& bid) {
   return lookups;
 }
 
+// Whether the clone job of binding `bid` is running step `step` now.
+bool InCloneStep(const CloneHarness& t, const std::string& bid, std::string_view step) {
+  const auto rows = t.db.Query("SELECT step FROM jobs WHERE binding_id = " + SqlQuote(bid) +
+                               " AND kind = 'clone' AND status = 'running'");
+  return !rows.empty() && !rows[0].empty() && rows[0][0] == step;
+}
+
 
 // The demo foundation and one broker process wired to it (tests/support/clone_fixture.h).
 using CloneTest = CloneHarness;
@@ -542,15 +549,8 @@ TEST_SUITE("clone::Engine") {
       t.fake.AddFault(hang);
       const Response r = t.Bind(bid, t.demo.app_guid);
       REQUIRE(r.status == 202);
-      const std::string step_sql = "SELECT step FROM jobs WHERE binding_id = " + SqlQuote(bid) +
-                                   " AND kind = 'clone' AND status = 'running'";
-      const auto until = std::chrono::steady_clock::now() + seconds(20);
-      auto in_step = [&] {
-        const auto rows = t.db.Query(step_sql);
-        return !rows.empty() && !rows[0].empty() && rows[0][0] == h.step;
-      };
-      while (!in_step() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
-      REQUIRE_MESSAGE(in_step(), "the job never ran step ", h.step, "\n", t.broker->LogTail(40));
+      REQUIRE_MESSAGE(CloneTest::Eventually([&] { return InCloneStep(t, bid, h.step); }), "the job never ran step ",
+                      h.step, "\n", t.broker->LogTail(40));
       std::this_thread::sleep_for(milliseconds(300));  // the held call is in flight
       t.broker->Kill(SIGKILL);
       t.broker->Restart();
@@ -605,29 +605,20 @@ TEST_SUITE("clone::Engine") {
     t.fake.AddFault(hang_copy);
     const Response r = t.Bind(bid, t.demo.app_guid);
     REQUIRE(r.status == 202);
-    const std::string job_sql = "FROM jobs WHERE binding_id = " + SqlQuote(bid) + " AND kind = 'clone'";
-    const auto in_step = [&](const char* step) {
-      const auto rows = t.db.Query("SELECT step " + job_sql + " AND status = 'running'");
-      return !rows.empty() && rows[0][0] == step;
-    };
-    auto until = std::chrono::steady_clock::now() + seconds(20);
-    while (!in_step("create_clone") && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
-    REQUIRE_MESSAGE(in_step("create_clone"), t.broker->LogTail(40));
+    REQUIRE_MESSAGE(CloneTest::Eventually([&] { return InCloneStep(t, bid, "create_clone"); }), t.broker->LogTail(40));
     std::this_thread::sleep_for(milliseconds(300));  // POST /v3/apps is in flight
     t.broker->Kill(SIGKILL);
-    until = std::chrono::steady_clock::now() + seconds(10);
-    while (t.ClonesOf(bid).empty() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(20));
+    CloneTest::Eventually([&] { return !t.ClonesOf(bid).empty(); }, milliseconds(10000));
     REQUIRE(t.ClonesOf(bid).size() == 1);  // the platform made it; the broker never heard
 
-    CHECK(t.db.Query("SELECT outputs->>'session_token_saved' " + job_sql) == std::vector<std::vector<std::string>>{{"true"}});
+    CHECK(t.db.Query("SELECT outputs->>'session_token_saved' FROM jobs WHERE binding_id = " + SqlQuote(bid) +
+                     " AND kind = 'clone'") == std::vector<std::vector<std::string>>{{"true"}});
     const std::string binding_where = " WHERE id = " + SqlQuote(bid);
     const std::string hash = t.db.Query("SELECT session_token_hash FROM service_bindings" + binding_where)[0][0];
     REQUIRE(!hash.empty());
     t.db.Query("UPDATE service_bindings SET session_token_hash = ''" + binding_where);
     t.broker->Restart();
-    until = std::chrono::steady_clock::now() + seconds(20);
-    while (!in_step("copy_droplet") && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(5));
-    REQUIRE_MESSAGE(in_step("copy_droplet"), t.broker->LogTail(40));
+    REQUIRE_MESSAGE(CloneTest::Eventually([&] { return InCloneStep(t, bid, "copy_droplet"); }), t.broker->LogTail(40));
     CHECK(t.ClonesOf(bid).size() == 1);  // adopted, not made again
     CHECK(LabelLookups(t, bid) == 1);
     // The hash the save wrote back in place (the racing claim only missed it), so the adopted
