@@ -348,7 +348,7 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 bool IsPoll(const Fake::JournalEntry& e) {
   return e.method == "GET" &&
-         (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" || e.route == "/v3/processes/:guid/stats");
+         (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" || e.route == "/v3/apps/:guid/processes/:type/stats");
 }
 
 struct Binding {
@@ -540,7 +540,7 @@ int Run() {
   const long job_claims = log_after.claims - log_lines_before.claims;
 
   // Every clone exists once, with the source's bindings.
-  const auto clones = fake.AppsWithLabel("ssh-access/managed-by");
+  const auto clones = fake.AppsWithLabel("ssh-access.broker/managed-by");
   if (static_cast<int>(clones.size()) != opt.binds) {
     Fail(std::to_string(clones.size()) + " clone apps for " + std::to_string(opt.binds) + " binds", &broker);
   }

@@ -2670,7 +2670,7 @@ Reply FakeCloudController::Impl::CreateApp(Call& c) {
   a.created_through_api = true;
   a.created = a.updated = SysClock::now();
   const AppRec& stored = apps.emplace(a.guid, std::move(a)).first->second;
-  AddProcess(stored, stored.guid, "web", 1);  // the web process guid is the app guid
+  AddProcess(stored, knobs.web_process_guid_is_app_guid ? stored.guid : "", "web", 1);
   Reply r = JsonReply(201, AppJson(stored));
   AddWarnings(&r);
   return r;
@@ -4048,7 +4048,7 @@ std::string FakeCloudController::AddApp(const AppSpec& spec) {
     m.droplets[d.guid] = d;
   }
   const FakeCloudController::Impl::AppRec& stored = m.apps.emplace(a.guid, std::move(a)).first->second;
-  FakeCloudController::Impl::ProcessRec& web = m.AddProcess(stored, stored.guid, "web", spec.web.instances);
+  FakeCloudController::Impl::ProcessRec& web = m.AddProcess(stored, m.knobs.web_process_guid_is_app_guid ? stored.guid : "", "web", spec.web.instances);
   web.command = spec.web.command;
   web.memory_in_mb = spec.web.memory_in_mb;
   web.disk_in_mb = spec.web.disk_in_mb;
