@@ -6,9 +6,9 @@
 // Starts the pinned Prism (node_modules/@stoplight/prism-cli, `prism proxy --errors=false`) on a
 // free loopback port between itself and URL, then listens on 127.0.0.1:N. Every request is passed
 // to Prism unchanged; Prism forwards it to URL and validates both the request and the response
-// against SPEC. Prism reports what it found only in its pretty log (no per-request id, so lines of
-// concurrent requests cannot be told apart; its JSON `-m` mode crashes in 5.16.0) and in an
-// `sl-violations` response header. So this proxy reads that header, appends one JSON line per
+// against SPEC. Prism reports what it found in its log, pretty text without a request id (also with
+// `-m`), so the lines of the broker's concurrent requests cannot be told apart, and in an
+// `sl-violations` header on each answer. So this proxy reads that header, appends one JSON line per
 // exchange to FILE and strips the header (and Prism's CORS headers) from the answer:
 //   {"method":"GET","path":"/v3/apps/G","query":"a=1","status":200,"violations":[...],"prism_error":null}
 // `prism_error` is Prism's own problem+json answer (a request it could not forward), null otherwise.
