@@ -112,11 +112,20 @@ std::string ScalarText(const rapidjson::Value& v) {
   return "";
 }
 
+// The complete lines of the record (the proxy appends one write per exchange; a line still being
+// written has no newline yet).
+std::vector<std::string> RecordLines(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::string> lines = Split(text.str(), '\n');
+  lines.pop_back();  // after the last newline: empty, or a line not yet complete
+  return lines;
+}
+
 std::vector<Exchange> ReadRecord(const std::string& path) {
   std::vector<Exchange> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (const std::string& line : RecordLines(path)) {
     if (line.empty()) continue;
     rapidjson::Document d;
     d.Parse(line.c_str());
@@ -282,6 +291,7 @@ class ContractProxy {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::vector<Exchange> Record() const { return ReadRecord(record_); }
+  std::size_t RecordSize() const { return RecordLines(record_).size(); }
 
  private:
   TempDir dir_;
@@ -317,11 +327,23 @@ class ContractHarness {
 
   CloneHarness& t() { return *harness_; }
 
-  // Every violation of the exchanges so far that no allow-list entry names, one per line; also
-  // REQUIREs that the broker's CC traffic went through the proxy at all.
+  // Stops the broker, then fails on every violation of the recorded exchanges that no allow-list
+  // entry names (one per line), and when the broker's CC traffic did not all go through Prism or
+  // lacks one of `expected_routes` ("METHOD /path/{template}").
   void CheckContract(const std::vector<std::string>& expected_routes) {
+    harness_->broker->Stop();
+    // Every CC V3 request the fake served came through Prism (UAA and log-cache are not CC V3).
+    // The fake journals a request before it answers and the proxy records it after: wait for the
+    // last answers to be recorded.
+    std::size_t cc_calls = 0;
+    for (const auto& j : harness_->fake.Journal()) {
+      if (j.path == "/" || j.path.rfind("/v3", 0) == 0) ++cc_calls;
+    }
+    CloneHarness::Eventually([&] { return proxy_->RecordSize() >= cc_calls; }, std::chrono::seconds(10));
     const std::vector<AllowEntry> allow = LoadAllowList(RequiredEnv("CONTRACT_ALLOWLIST"));
     const std::vector<Exchange> record = proxy_->Record();
+    CHECK_MESSAGE(cc_calls == record.size(), cc_calls, " CC V3 requests reached the fake, ", record.size(),
+                  " passed through Prism");
     for (const std::string& route : expected_routes) {
       const auto space = route.find(' ');
       bool seen = false;
@@ -350,13 +372,6 @@ class ContractHarness {
         if (match->outside_readme) outside_readme.insert(match->defect);
       }
     }
-    // Every CC V3 request the fake served came through Prism (UAA and log-cache are not CC V3).
-    std::size_t cc_calls = 0;
-    for (const auto& j : harness_->fake.Journal()) {
-      if (j.path == "/" || j.path.rfind("/v3", 0) == 0) ++cc_calls;
-    }
-    CHECK_MESSAGE(cc_calls == record.size(), cc_calls, " CC V3 requests reached the fake, ", record.size(),
-                  " passed through Prism");
     MESSAGE(record.size(), " exchanges through Prism, ", allowed, " allow-listed violations");
     for (const std::string& defect : outside_readme) MESSAGE("allowed by an entry outside capi/README.md: ", defect);
     CHECK_MESSAGE(unexplained.empty(), "violations of the CC V3 contract that tests/contract/allowlist.json does "
@@ -392,7 +407,7 @@ std::string AddDockerApp(Fake& f) {
   spec.space_guid = f.App(f.Apps().front().guid)->space_guid;
   spec.lifecycle = Fake::Lifecycle::kDocker;
   spec.buildpacks = {};
-  spec.env = {{"GREETING", "hello"}};
+  spec.env = {{"GREETING", "hello"}};  // environment variables to copy
   return f.AddApp(spec);
 }
 
