@@ -2066,19 +2066,26 @@ Json FakeCloudController::Impl::AppJson(const AppRec& a) const {
   };
 }
 
+// The shape of cloud_controller_ng app/presenters/v3/space_presenter.rb (no space quota).
 Json FakeCloudController::Impl::SpaceJson(const SpaceRec& s) const {
   return Json::Object{
       {"guid", s.guid},
       {"created_at", Iso8601(s.created)},
       {"updated_at", Iso8601(s.updated)},
       {"name", s.name},
+      {"suspended", false},
       {"relationships", Json::Object{{"organization", ToOne(s.org_guid)}, {"quota", Json::Object{{"data", Json()}}}}},
       {"metadata", MetadataJson({}, {})},
       {"links", Json::Object{{"self", Href(Url("/v3/spaces/" + s.guid))},
-                             {"organization", Href(Url("/v3/organizations/" + s.org_guid))}}},
+                             {"organization", Href(Url("/v3/organizations/" + s.org_guid))},
+                             {"features", Href(Url("/v3/spaces/" + s.guid + "/features"))},
+                             {"apply_manifest", Json::Object{{"href", Url("/v3/spaces/" + s.guid + "/actions/apply_manifest")},
+                                                             {"method", "POST"}}}}},
   };
 }
 
+// The shape of cloud_controller_ng app/presenters/v3/organization_presenter.rb, except the quota:
+// the fake models no organization quota (CC always has one, and links it).
 Json FakeCloudController::Impl::OrgJson(const OrgRec& o) const {
   return Json::Object{
       {"guid", o.guid},
@@ -2088,7 +2095,9 @@ Json FakeCloudController::Impl::OrgJson(const OrgRec& o) const {
       {"suspended", false},
       {"relationships", Json::Object{{"quota", Json::Object{{"data", Json()}}}}},
       {"metadata", MetadataJson({}, {})},
-      {"links", Json::Object{{"self", Href(Url("/v3/organizations/" + o.guid))}}},
+      {"links", Json::Object{{"self", Href(Url("/v3/organizations/" + o.guid))},
+                             {"domains", Href(Url("/v3/organizations/" + o.guid + "/domains"))},
+                             {"default_domain", Href(Url("/v3/organizations/" + o.guid + "/domains/default"))}}},
   };
 }
 
