@@ -348,7 +348,7 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 bool IsPoll(const Fake::JournalEntry& e) {
   return e.method == "GET" &&
-         (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" || e.route == "/v3/apps/:guid/processes/:type/stats");
+         (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" || e.route == "/v3/processes/:guid/stats");
 }
 
 struct Binding {

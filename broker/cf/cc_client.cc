@@ -167,10 +167,9 @@ base::Result<clone::Process> CcClient::UpdateProcess(const std::string& process_
   return ParseProcess(resp.body);
 }
 
-base::Status CcClient::ScaleWebProcess(const std::string& app_guid, const clone::Scale& scale) {
+base::Status CcClient::ScaleProcess(const std::string& process_guid, const clone::Scale& scale) {
   // CC answers 202 with the process body (not a job); 200 is accepted too.
-  return Call("POST", "/v3/apps/" + Seg(app_guid) + "/processes/web/actions/scale", ScaleBody(scale), {200, 202})
-      .status();
+  return Call("POST", "/v3/processes/" + Seg(process_guid) + "/actions/scale", ScaleBody(scale), {200, 202}).status();
 }
 
 base::Result<std::optional<std::string>> CcClient::CreateServiceBinding(const std::string& app_guid,
@@ -204,9 +203,8 @@ base::Status CcClient::StopApp(const std::string& app_guid) {
   return Call("POST", "/v3/apps/" + Seg(app_guid) + "/actions/stop", "", {200}).status();
 }
 
-base::Result<std::vector<clone::InstanceStats>> CcClient::GetWebProcessStats(const std::string& app_guid) {
-  BROKER_ASSIGN_OR_RETURN(HttpResponse resp,
-                          Call("GET", "/v3/apps/" + Seg(app_guid) + "/processes/web/stats", "", {200}));
+base::Result<std::vector<clone::InstanceStats>> CcClient::GetProcessStats(const std::string& process_guid) {
+  BROKER_ASSIGN_OR_RETURN(HttpResponse resp, Call("GET", "/v3/processes/" + Seg(process_guid) + "/stats", "", {200}));
   return ParseProcessStats(resp.body);
 }
 

@@ -73,7 +73,7 @@ class CcClient final : public clone::CloudController {
   base::Status SetCurrentDroplet(const std::string& app_guid, const std::string& droplet_guid) override;
   base::Result<clone::Process> UpdateProcess(const std::string& process_guid,
                                              const clone::ProcessUpdate& update) override;
-  base::Status ScaleWebProcess(const std::string& app_guid, const clone::Scale& scale) override;
+  base::Status ScaleProcess(const std::string& process_guid, const clone::Scale& scale) override;
   base::Result<std::optional<std::string>> CreateServiceBinding(const std::string& app_guid,
                                                                 const std::string& service_instance_guid,
                                                                 const std::string& name) override;
@@ -81,7 +81,7 @@ class CcClient final : public clone::CloudController {
   base::Result<clone::Job> GetJob(const std::string& job_guid) override;
   base::Status StartApp(const std::string& app_guid) override;
   base::Status StopApp(const std::string& app_guid) override;
-  base::Result<std::vector<clone::InstanceStats>> GetWebProcessStats(const std::string& app_guid) override;
+  base::Result<std::vector<clone::InstanceStats>> GetProcessStats(const std::string& process_guid) override;
   base::Result<std::string> DeleteApp(const std::string& app_guid) override;
   // `limit` is clamped to log-cache's 1..1000. log-cache answers 404 (kNotFound) both for an
   // unknown app and for a token that may not read it.

@@ -144,8 +144,8 @@ class CloudController {
   // never documents that a web process has its app's guid). Returns the process as updated (its
   // instances, memory and disk are what the platform holds now).
   virtual base::Result<Process> UpdateProcess(const std::string& process_guid, const ProcessUpdate& update) = 0;
-  // POST /v3/apps/:guid/processes/web/actions/scale
-  virtual base::Status ScaleWebProcess(const std::string& app_guid, const Scale& scale) = 0;
+  // POST /v3/processes/:guid/actions/scale, the guid as GetWebProcess read it.
+  virtual base::Status ScaleProcess(const std::string& process_guid, const Scale& scale) = 0;
   // POST /v3/service_credential_bindings (type app). Returns the job guid for a managed instance
   // (202 + Location), or nullopt when the binding was created at once (user-provided, 201).
   virtual base::Result<std::optional<std::string>> CreateServiceBinding(const std::string& app_guid,
@@ -159,8 +159,8 @@ class CloudController {
   // POST /v3/apps/:guid/actions/start | stop
   virtual base::Status StartApp(const std::string& app_guid) = 0;
   virtual base::Status StopApp(const std::string& app_guid) = 0;
-  // GET /v3/apps/:guid/processes/web/stats
-  virtual base::Result<std::vector<InstanceStats>> GetWebProcessStats(const std::string& app_guid) = 0;
+  // GET /v3/processes/:guid/stats, the guid as GetWebProcess read it.
+  virtual base::Result<std::vector<InstanceStats>> GetProcessStats(const std::string& process_guid) = 0;
   // DELETE /v3/apps/:guid -> the job guid. kNotFound when already gone.
   virtual base::Result<std::string> DeleteApp(const std::string& app_guid) = 0;
   // The app's newest log lines from log-cache (GET /api/v1/read/:guid, descending), oldest first.

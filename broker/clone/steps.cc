@@ -521,7 +521,7 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
                      (scale.disk_in_mb <= 0 || process->disk_in_mb == scale.disk_in_mb) &&
                      process->log_rate_limit_in_bytes_per_second == scale.log_rate_limit_in_bytes_per_second;
   if (!sized) {
-    const Status s = ctx.cc.ScaleWebProcess(clone, scale);
+    const Status s = ctx.cc.ScaleProcess(process->guid, scale);
     if (IsLogRateRefusal(s)) {
       LogCcError(ctx, step::kConfigureProcess, "scale_process", s);
       return LogRateRefused(s);
@@ -529,6 +529,7 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
     if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, "sizing the clone's process failed");
   }
   out.Set(out.Obj("clone"), "memory_mb", static_cast<std::int64_t>(memory));
+  out.Set(out.Obj("clone"), "web_process_guid", process->guid);
   return StepOutcome::Done();
 }
 
@@ -702,7 +703,16 @@ StepOutcome AwaitSession(StepContext& ctx) {
   }
 
   const std::string clone = CloneGuid(ctx);
-  auto stats = ctx.cc.GetWebProcessStats(clone);
+  // The web process's guid as configure_process read it (a job from before it was recorded asks).
+  std::string web = CloneOutput(ctx.outputs, "web_process_guid");
+  if (web.empty()) {
+    auto process = ctx.cc.GetWebProcess(clone);
+    if (!process.ok()) return CcFailure(ctx, kStep, "get_web_process", process.status(), "reading the clone's state failed");
+    web = process->guid;
+    Out out(ctx.outputs);
+    out.Set(out.Obj("clone"), "web_process_guid", web);
+  }
+  auto stats = ctx.cc.GetProcessStats(web);
   if (!stats.ok()) return CcFailure(ctx, kStep, "get_stats", stats.status(), "reading the clone's state failed");
   for (const auto& st : *stats) {
     if (st.state == "CRASHED") {

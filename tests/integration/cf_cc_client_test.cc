@@ -596,7 +596,7 @@ TEST_SUITE("cf::CcClient") {
     CHECK(updated->health_check_type == "process");
     CHECK(updated->instances == env.fake.ProcessOf(clone_guid)->instances);
     CHECK(updated->memory_in_mb == env.fake.ProcessOf(clone_guid)->memory_in_mb);
-    REQUIRE(cc.ScaleWebProcess(clone_guid, {1, 512, 2048, -1}).ok());
+    REQUIRE(cc.ScaleProcess(clone_guid, {1, 512, 2048, -1}).ok());
     const auto proc = env.fake.ProcessOf(clone_guid);
     REQUIRE(proc.has_value());
     CHECK(proc->command == "sleep 3600");
@@ -628,9 +628,9 @@ TEST_SUITE("cf::CcClient") {
     // Start and wait for RUNNING.
     REQUIRE(cc.StartApp(clone_guid).ok());
     CHECK(env.fake.App(clone_guid)->state == "STARTED");
-    auto stats = cc.GetWebProcessStats(clone_guid);
+    auto stats = cc.GetProcessStats(clone_guid);
     for (int i = 0; i < 10 && stats.ok() && !stats->empty() && (*stats)[0].state != "RUNNING"; ++i) {
-      stats = cc.GetWebProcessStats(clone_guid);
+      stats = cc.GetProcessStats(clone_guid);
     }
     REQUIRE(stats.ok());
     REQUIRE(stats->size() == 1);
@@ -692,7 +692,7 @@ TEST_SUITE("cf::CcClient") {
       CHECK(cc.DeleteApp("no-such-app").status().code() == base::Code::kNotFound);
       CHECK(cc.DeleteServiceBinding("no-such-binding").status().code() == base::Code::kNotFound);
       CHECK(cc.GetDroplet("no-such-droplet").status().code() == base::Code::kNotFound);
-      CHECK(cc.GetWebProcessStats("no-such-process").status().code() == base::Code::kNotFound);
+      CHECK(cc.GetProcessStats("no-such-process").status().code() == base::Code::kNotFound);
       CHECK(cc.GetEnvironmentVariables("no-such-app").status().code() == base::Code::kNotFound);
     }
     SUBCASE("an app that was never staged has no current droplet") {
@@ -740,7 +740,7 @@ TEST_SUITE("cf::CcClient") {
       CHECK(docker.status().code() == base::Code::kPermissionDenied);
       CHECK(docker.status().reason() == "CF-FeatureDisabled");
       CHECK(docker.status().message() == "Feature Disabled: diego_docker");
-      CHECK(cc.ScaleWebProcess(env.demo.app_guid, {1, 0, 0, -1}).code() == base::Code::kPermissionDenied);
+      CHECK(cc.ScaleProcess(env.demo.app_guid, {1, 0, 0, -1}).code() == base::Code::kPermissionDenied);
 
       env.fake.AddUaaClient({"read-only-client", "read-only-secret", {"client_credentials"}, {"cloud_controller.read"}});
       CcClientOptions o = env.Options();
@@ -753,8 +753,8 @@ TEST_SUITE("cf::CcClient") {
       CHECK(stop.reason() == "CF-NotAuthorized");
     }
     SUBCASE("503 220002 on stats is kUnavailable") {
-      env.fake.AddFault({Fake::Fault::Kind::kInstancesUnavailable, "GET", "/v3/apps/:guid/processes/:type/stats", 1, 0});
-      const auto stats = cc.GetWebProcessStats(env.demo.app_guid);
+      env.fake.AddFault({Fake::Fault::Kind::kInstancesUnavailable, "GET", "/v3/processes/:guid/stats", 1, 0});
+      const auto stats = cc.GetProcessStats(env.demo.app_guid);
       CHECK(stats.status().code() == base::Code::kUnavailable);
       CHECK(stats.status().reason() == "CF-InstancesUnavailable");
     }

@@ -149,7 +149,9 @@ TEST_SUITE("clone::Engine and Cloud Controller's rules") {
     CHECK(creates == 0);
   }
 
-  TEST_CASE("a web process whose guid is not its app's: the bind goes through the documented app-scoped paths") {
+  // CC gives the web process its app's guid (app/actions/app_create.rb) but documents no such
+  // thing: the broker reads it by its app (GET /v3/apps/:guid/processes/web) and uses its own guid.
+  TEST_CASE("a web process whose guid is not its app's: the bind reads it by its app and uses its guid") {
     CloneHarness t([](Fake& f) { f.UpdateKnobs([](Fake::Knobs& k) { k.web_process_guid_is_app_guid = false; }); });
     t.Provision();
     const std::string bid = BindingId(3);
@@ -162,13 +164,17 @@ TEST_SUITE("clone::Engine and Cloud Controller's rules") {
     CHECK(web->guid != clones.front().guid);
     CHECK(web->memory_in_mb == 512);
     CHECK(web->command.value_or("").find("ssh-access/v1/bootstrap") != std::string::npos);
+    CHECK(t.fake.Calls("GET", "/v3/apps/:guid/processes/:type").size() == 2);  // the source's and the clone's
     const auto patches = t.fake.Calls("PATCH", "/v3/processes/:guid");
     REQUIRE(patches.size() == 1);
     CHECK(patches.front().path == "/v3/processes/" + web->guid);
-    CHECK(t.fake.Calls("POST", "/v3/apps/:guid/processes/:type/actions/scale").size() == 1);
-    CHECK_FALSE(t.fake.Calls("GET", "/v3/apps/:guid/processes/:type/stats").empty());
-    CHECK(t.fake.Calls("POST", "/v3/processes/*").empty());
-    CHECK(t.fake.Calls("GET", "/v3/processes/*").empty());
+    const auto scales = t.fake.Calls("POST", "/v3/processes/:guid/actions/scale");
+    REQUIRE(scales.size() == 1);
+    CHECK(scales.front().path == "/v3/processes/" + web->guid + "/actions/scale");
+    const auto stats = t.fake.Calls("GET", "/v3/processes/:guid/stats");
+    REQUIRE_FALSE(stats.empty());
+    for (const auto& e : stats) CHECK(e.path == "/v3/processes/" + web->guid + "/stats");
+    for (const auto& e : t.fake.Journal()) CHECK(e.path.find("/v3/processes/" + clones.front().guid) == std::string::npos);
   }
 
   TEST_CASE("a source with an unlimited log rate is cloned with the plan's cap") {

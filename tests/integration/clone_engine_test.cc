@@ -146,7 +146,7 @@ TEST_SUITE("clone::Engine") {
     CHECK(web->health_check_type == "process");
     CHECK(web->memory_in_mb == 512);
     CHECK(web->instances == 1);
-    CHECK(t.fake.Calls("POST", "/v3/apps/:guid/processes/:type/actions/scale").size() == 1);  // 1024 MB by default
+    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").size() == 1);  // 1024 MB by default
 
     // Bindings: the source's three, never our own offering's instance.
     const auto bindings = t.fake.BindingsOfApp(clone.guid);
@@ -173,7 +173,7 @@ TEST_SUITE("clone::Engine") {
     int non_poll = 0;
     for (const auto& e : journal) {
       const bool poll = e.method == "GET" && (e.route == "/v3/jobs/:guid" || e.route == "/v3/droplets/:guid" ||
-                                              e.route == "/v3/apps/:guid/processes/:type/stats");
+                                              e.route == "/v3/processes/:guid/stats");
       if (!poll && e.path.rfind("/v3", 0) == 0) ++non_poll;
     }
     CHECK(non_poll <= 25);
@@ -232,9 +232,10 @@ TEST_SUITE("clone::Engine") {
     CHECK(StringMember(creds, "ssh_command") == std::optional<std::string>(kSshCommandNormal));
     CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
     CHECK(HasMember(creds, "session_url"));
-    CHECK(t.fake.Calls("GET", "/v3/apps/:guid/processes/:type/stats").size() == 1);  // one look, then the report
-    // The source's size is the platform's default, which the clone's process has from the start:
-    // the PATCH's answer says so, and no scale call follows.
+    CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);  // one look, then the report
+    // The source's size is the platform's default, which the clone's process has from the start
+    // (the PATCH's answer says so); one scale call sets the plan's log rate cap, the source's being
+    // unlimited.
     const auto clones = t.ClonesOf(bid);
     REQUIRE(clones.size() == 1);
     const auto web = t.fake.ProcessOf(clones.front().guid);
@@ -245,7 +246,8 @@ TEST_SUITE("clone::Engine") {
     CHECK(web->disk_in_mb == source_web->disk_in_mb);
     CHECK(web->instances == 1);
     CHECK(t.fake.Calls("PATCH", "/v3/processes/:guid").size() == 1);
-    CHECK(t.fake.Calls("POST", "/v3/apps/:guid/processes/:type/actions/scale").empty());
+    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").size() == 1);
+    CHECK(web->log_rate_limit_in_bytes_per_second == 16384);
     t.broker->Stop();
     const std::string log = t.broker->Log();
     CHECK(log.find("clone.job_completed") != std::string::npos);
@@ -263,7 +265,7 @@ TEST_SUITE("clone::Engine") {
     CloneTest t(
         [](Fake& f) {
           FirstLookPlatform(f);
-          Fake::Fault slow{Fake::Fault::Kind::kSlowResponse, "GET", "/v3/apps/:guid/processes/:type/stats", 1, 1};
+          Fake::Fault slow{Fake::Fault::Kind::kSlowResponse, "GET", "/v3/processes/:guid/stats", 1, 1};
           slow.delay = milliseconds(1500);
           f.AddFault(slow);
         },
@@ -272,7 +274,7 @@ TEST_SUITE("clone::Engine") {
     const std::string bid = BindingId(3);
     CHECK(BindUntilSucceeded(t, bid) < seconds(20));
     CHECK(StringMember(t.Credentials(bid), "ssh_command") == std::optional<std::string>(kSshCommandNormal));
-    CHECK(t.fake.Calls("GET", "/v3/apps/:guid/processes/:type/stats").size() == 1);
+    CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);
     CHECK(t.db.Query("SELECT count(*) FROM events WHERE binding_id = " + SqlQuote(bid) + " AND kind = 'binding.bound'") ==
           std::vector<std::vector<std::string>>{{"1"}});
     t.broker->Stop();
@@ -503,7 +505,7 @@ TEST_SUITE("clone::Engine") {
     CloneTest t([](Fake& f) {
       f.AddFault({Fake::Fault::Kind::kExpiredToken, "POST", "/v3/droplets", 1, 1});
       f.AddFault({Fake::Fault::Kind::kRateLimited, "", "/v3/apps*", 3, 4, 1});
-      f.AddFault({Fake::Fault::Kind::kInstancesUnavailable, "GET", "/v3/apps/:guid/processes/:type/stats", 1, 2});
+      f.AddFault({Fake::Fault::Kind::kInstancesUnavailable, "GET", "/v3/processes/:guid/stats", 1, 2});
     });
     t.Provision();
     const auto op = t.BindAndWait(BindingId(14), t.demo.app_guid);
@@ -535,7 +537,7 @@ TEST_SUITE("clone::Engine") {
         {"bind_services", "POST", "/v3/service_credential_bindings", 3},
         {"await_bindings", "GET", "/v3/jobs/:guid"},
         {"start", "POST", "/v3/apps/:guid/actions/start"},
-        {"await_session", "GET", "/v3/apps/:guid/processes/:type/stats"},
+        {"await_session", "GET", "/v3/processes/:guid/stats"},
     };
     for (std::size_t i = 0; i < hangs.size(); ++i) {
       const Hang& h = hangs[i];
