@@ -2396,7 +2396,8 @@ Json::Object FakeCloudController::Impl::AppIncludes(const std::set<std::string>&
 // log-cache are the fake itself.
 Reply FakeCloudController::Impl::GetRoot(Call&) {
   return JsonReply(200, Json::Object{{"links", Json::Object{
-                                                   {"self", Href(base_url)},
+                                                   {"self", Href(knobs.root_self_href.empty() ? LocationBase()
+                                                                                              : knobs.root_self_href)},
                                                    {"cloud_controller_v2", Json::Object{{"href", Url("/v2")},
                                                                                         {"meta", Json::Object{{"version", "2.260.0"}}}}},
                                                    {"cloud_controller_v3", Json::Object{{"href", Url("/v3")},

@@ -261,6 +261,9 @@ class FakeCloudController {
     // (first/last/next/previous) instead of base_url(), e.g.
     // "http://evil.example.com:1234" (a host the client must refuse or normalise). "": base_url().
     std::string location_base{};
+    // The root's links.self.href; "" = location_base (else the fake's own URL), as CC renders
+    // its configured external URL (app/controllers/runtime/root_controller.rb).
+    std::string root_self_href{};
 
     bool droplet_copy_fails = false;  // the copied buildpack droplet ends FAILED
     std::string droplet_copy_error = "failed to copy - blobstore unavailable";
