@@ -409,6 +409,12 @@ class FakeCloudController {
   std::string AddOrg(const std::string& name);
   std::string AddSpace(const std::string& name, const std::string& org_guid);
   std::string AddApp(const AppSpec& spec);  // returns the app guid (== its web process guid)
+  // The log rate limit (bytes/s) of the org's quota or of the space's quota; -1 (the default):
+  // unlimited or none. With a limit, a start or scale of a STARTED process is refused as CC's
+  // AppMaxLogRateLimitPolicy does: 422 "log_rate_limit cannot be unlimited in space 'NAME'." for
+  // -1, "log_rate_limit exceeds space log rate quota" past the limit (organization likewise).
+  void SetOrgLogRateLimit(const std::string& org_guid, std::int64_t bytes_per_second);
+  void SetSpaceLogRateLimit(const std::string& space_guid, std::int64_t bytes_per_second);
   std::string AddServiceOffering(const OfferingSpec& spec);
   std::string AddServicePlan(const std::string& offering_guid, const std::string& name);
   std::string AddServiceInstance(const InstanceSpec& spec);
