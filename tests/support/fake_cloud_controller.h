@@ -20,6 +20,12 @@
 // Deliberate fidelity (a real client must cope with these, so the fake does them too):
 //   - process lists redact `command` as "[PRIVATE DATA HIDDEN IN LISTS]" (GET the one process);
 //   - unknown query parameters answer 400 10005, unknown body fields 422 10008;
+//   - every request body the broker sends (app create/update, environment variables, droplet
+//     copy, current droplet, process update and scale, credential binding create) and every
+//     label_selector is validated as CC V3's message classes do, with CC's exact status, code,
+//     title and detail (all of a message's errors, joined with ", "); each rule in the .cc cites
+//     the cloud_controller_ng file it mirrors. Metadata key prefixes need a dot (CC's
+//     DOMAIN_REGEX): "ssh-access/x" is refused (422 in a body, 400 10005 in a label_selector);
 //   - `Location` and pagination links are absolute URLs (the `location_base` knob changes the host);
 //   - log-cache answers 404, not 401, to a missing or bad token;
 //   - X-Cf-Warnings values are URL-encoded and comma-joined.
