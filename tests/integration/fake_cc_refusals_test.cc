@@ -191,6 +191,12 @@ TEST_SUITE("testing::FakeCloudController") {
     BadQuery(t.Get("/v3/service_credential_bindings?label_selector=ssh-access%2Fx"), "prefix 'ssh-access' must be in valid dns format");
     BadQuery(t.Get("/v3/apps/" + t.demo.app_guid + "/processes?label_selector=ssh-access%2Fx"),
              "prefix 'ssh-access' must be in valid dns format");
+    for (const char* list : {"/v3/service_instances", "/v3/service_plans", "/v3/service_offerings"}) {
+      BadQuery(t.Get(std::string(list) + "?label_selector=ssh-access%2Fx"), "prefix 'ssh-access' must be in valid dns format");
+      const Response none = t.Get(std::string(list) + "?label_selector=ssh-access.broker%2Fx");
+      Accepted(none, 200);
+      CHECK(Int(none.body, "/pagination/total_results") == 0);  // the fake's services carry no labels
+    }
     CHECK_THROWS_AS(t.fake.AppsWithLabel("ssh-access/binding-guid=b1"), std::invalid_argument);
 
     SUBCASE("a dotted prefix is accepted and selects") {

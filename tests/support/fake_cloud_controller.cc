@@ -3910,6 +3910,10 @@ Reply FakeCloudController::Impl::ListServiceOfferings(Call& c) {
     return *bad;
   }
   Page page;
+  // A MetadataListMessage: label_selector is validated (app/messages/metadata_list_message.rb); the
+  // fake's offerings carry no labels, so a selector matches as against none.
+  std::optional<std::vector<LabelRequirement>> selector;
+  if (auto bad = ParseSelector(c, &selector)) return *bad;
   if (auto bad = ParsePage(c, &page, {"created_at", "updated_at", "name"})) return *bad;
   const auto names = FilterSet(c, "names");
   const auto guids = FilterSet(c, "guids");
@@ -3921,6 +3925,7 @@ Reply FakeCloudController::Impl::ListServiceOfferings(Call& c) {
     if (guids && !guids->count(guid)) continue;
     if (broker_names && !broker_names->count(o.broker_name)) continue;
     if (broker_guids && !broker_guids->count(o.broker_guid)) continue;
+    if (selector && !SelectorMatches(*selector, {})) continue;
     recs.push_back(&o);
   }
   return List<OfferingRec>(c, page, recs, [&](const OfferingRec& o) { return OfferingJson(o); });
@@ -3933,6 +3938,10 @@ Reply FakeCloudController::Impl::ListServicePlans(Call& c) {
     return *bad;
   }
   Page page;
+  // A MetadataListMessage: label_selector is validated (app/messages/metadata_list_message.rb); the
+  // fake's plans carry no labels, so a selector matches as against none.
+  std::optional<std::vector<LabelRequirement>> selector;
+  if (auto bad = ParseSelector(c, &selector)) return *bad;
   std::set<std::string> include;
   if (auto bad = ParsePage(c, &page, {"created_at", "updated_at", "name"})) return *bad;
   if (auto bad = ParseInclude(c, {"service_offering", "space.organization"}, &include)) return *bad;
@@ -3957,6 +3966,7 @@ Reply FakeCloudController::Impl::ListServicePlans(Call& c) {
         })) {
       continue;
     }
+    if (selector && !SelectorMatches(*selector, {})) continue;
     recs.push_back(&p);
   }
   std::function<Json::Object(const std::vector<const PlanRec*>&)> inc;
@@ -3980,6 +3990,10 @@ Reply FakeCloudController::Impl::ListServiceInstances(Call& c) {
     return *bad;
   }
   Page page;
+  // A MetadataListMessage: label_selector is validated (app/messages/metadata_list_message.rb); the
+  // fake's instances carry no labels, so a selector matches as against none.
+  std::optional<std::vector<LabelRequirement>> selector;
+  if (auto bad = ParseSelector(c, &selector)) return *bad;
   if (auto bad = ParsePage(c, &page, {"created_at", "updated_at", "name"})) return *bad;
   const auto names = FilterSet(c, "names");
   const auto guids = FilterSet(c, "guids");
@@ -4004,6 +4018,7 @@ Reply FakeCloudController::Impl::ListServiceInstances(Call& c) {
     if (plan_names && (!plans.count(i.plan_guid) || !plan_names->count(plans.at(i.plan_guid).name))) continue;
     if (type == "managed" && i.user_provided) continue;
     if (type == "user-provided" && !i.user_provided) continue;
+    if (selector && !SelectorMatches(*selector, {})) continue;
     recs.push_back(&i);
   }
   return List<InstanceRec>(c, page, recs, [&](const InstanceRec& i) { return InstanceJson(i); });
