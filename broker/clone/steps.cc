@@ -409,9 +409,11 @@ StepOutcome CreateClone(StepContext& ctx) {
     }
     // Which field CC's 422 is about, from its detail: CC gives every validation error the one
     // title CF-UnprocessableEntity (lib/cloud_controller/diego/lifecycles/
-    // buildpack_lifecycle_data_validator.rb words them "Buildpack ..." and "Stack ...").
+    // buildpack_lifecycle_data_validator.rb words them "Buildpack ..." and "Stack ...";
+    // lib/cloud_controller/stack_state_validator.rb words a restricted one "The stack 'S' is ...".
     const bool about_buildpack = s.message().find("Buildpack") != std::string::npos;
-    const bool about_stack = s.message().find("Stack") != std::string::npos;
+    const bool about_stack = !about_buildpack && (s.message().find("Stack") != std::string::npos ||
+                                                  s.message().find("stack") != std::string::npos);
     if (s.code() == Code::kFailedPrecondition && about_buildpack && !app.buildpacks.empty() && !dropped_buildpacks) {
       // An unknown or not-ready buildpack: the droplet is already built, so create without them.
       LogCcError(ctx, kStep, "create_app", s);

@@ -755,7 +755,7 @@ TEST_SUITE("cf::CcClient") {
       CHECK(quota.message() == "memory quota_exceeded");
       const auto bound = cc.CreateServiceBinding(env.demo.app_guid, env.demo.mysql_instance_guid, "");
       CHECK(bound.status().code() == base::Code::kFailedPrecondition);
-      CHECK(bound.status().message() == "The app is already bound to the service instance.");
+      CHECK(bound.status().message() == "The app is already bound to the service instance");
       CHECK(cc.UpdateProcess(env.demo.app_guid, {"", "tcp"}).status().code() == base::Code::kFailedPrecondition);
       const auto wrong = cc.CopyDroplet(env.demo.app_guid, env.demo.app_guid);  // not a droplet guid
       CHECK(wrong.status().code() == base::Code::kNotFound);

@@ -1,4 +1,4 @@
-// Enforces DESIGN.md §2's dependency rule on the source tree: adapters (http, store, config) ->
+// Enforces DESIGN.md §2's dependency rule on the source tree: adapters (http, store, cf, config) ->
 // application (clone) -> domain (osb, session) -> base, and no adapter includes another adapter.
 // main.cc, the composition root, may include anything.
 #include <doctest/doctest.h>
@@ -24,7 +24,8 @@ const std::map<std::string, std::set<std::string>>& AllowedIncludes() {
       {"http", {"base", "osb", "session", "clone"}},
       {"store", {"base", "osb", "clone"}},
       {"cf", {"base", "clone"}},
-      {"config", {"base", "osb", "session"}},  // validates the tmate settings with session::RenderTmateConfig
+      // validates the tmate settings with session::RenderTmateConfig, the metadata prefix with clone/metadata.h
+      {"config", {"base", "osb", "session", "clone"}},
   };
   return kAllowed;
 }
