@@ -107,6 +107,7 @@ int main() {
   clone::EngineSettings engine;
   engine.public_url = cfg->public_url;
   engine.broker_name = cfg->cf_broker_name;
+  engine.metadata_prefix = cfg->clone_metadata_prefix;
   engine.max_memory_mb = cfg->clone_max_memory_mb;
   engine.ttl_minutes = cfg->clone_ttl_minutes;
   engine.max_clones_per_space = cfg->clone_max_per_space;

@@ -540,7 +540,7 @@ int Run() {
   const long job_claims = log_after.claims - log_lines_before.claims;
 
   // Every clone exists once, with the source's bindings.
-  const auto clones = fake.AppsWithLabel("ssh-access/managed-by");
+  const auto clones = fake.AppsWithLabel("ssh-access.broker/managed-by");
   if (static_cast<int>(clones.size()) != opt.binds) {
     Fail(std::to_string(clones.size()) + " clone apps for " + std::to_string(opt.binds) + " binds", &broker);
   }

@@ -140,10 +140,11 @@ class CloudController {
   virtual base::Result<Droplet> GetDroplet(const std::string& droplet_guid) = 0;
   // PATCH /v3/apps/:guid/relationships/current_droplet
   virtual base::Status SetCurrentDroplet(const std::string& app_guid, const std::string& droplet_guid) = 0;
-  // PATCH /v3/processes/:guid (command, health check). Returns the process as updated (its
+  // PATCH /v3/processes/:guid (command, health check), the guid as GetWebProcess read it (CC
+  // never documents that a web process has its app's guid). Returns the process as updated (its
   // instances, memory and disk are what the platform holds now).
   virtual base::Result<Process> UpdateProcess(const std::string& process_guid, const ProcessUpdate& update) = 0;
-  // POST /v3/processes/:guid/actions/scale
+  // POST /v3/processes/:guid/actions/scale, the guid as GetWebProcess read it.
   virtual base::Status ScaleProcess(const std::string& process_guid, const Scale& scale) = 0;
   // POST /v3/service_credential_bindings (type app). Returns the job guid for a managed instance
   // (202 + Location), or nullopt when the binding was created at once (user-provided, 201).
@@ -158,7 +159,7 @@ class CloudController {
   // POST /v3/apps/:guid/actions/start | stop
   virtual base::Status StartApp(const std::string& app_guid) = 0;
   virtual base::Status StopApp(const std::string& app_guid) = 0;
-  // GET /v3/processes/:guid/stats
+  // GET /v3/processes/:guid/stats, the guid as GetWebProcess read it.
   virtual base::Result<std::vector<InstanceStats>> GetProcessStats(const std::string& process_guid) = 0;
   // DELETE /v3/apps/:guid -> the job guid. kNotFound when already gone.
   virtual base::Result<std::string> DeleteApp(const std::string& app_guid) = 0;

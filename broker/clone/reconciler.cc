@@ -132,7 +132,7 @@ void Reconciler::DeleteOrphans(ReconcileReport& report, Status& first_failure) {
     return;
   }
   const std::string binding_label = BindingLabel(settings_);
-  const std::string created_annotation = settings_.label_prefix + "/created-at";
+  const std::string created_annotation = settings_.metadata_prefix + "/created-at";
   for (const App& app : *apps) {
     {
       std::lock_guard<std::mutex> lock(mu_);

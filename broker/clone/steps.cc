@@ -110,7 +110,14 @@ bool BoolMember(const Value& obj, const char* key) {
 // The operator's view of a Cloud Controller failure: code, CF title and CC's detail.
 void LogCcError(const StepContext& ctx, std::string_view step, std::string_view call, const Status& s) {
   Log()->warn("clone.cc_error job={} binding={} step={} call={} code={} title={} detail={}", ctx.job.id,
-              ctx.job.binding.id, step, call, base::CodeName(s.code()), s.reason(), base::LogQuote(s.message()));
+              ctx.job.binding.id, step, call, base::CodeName(s.code()), s.reason(), base::LogQuote(RedactLogLine(s.message(), 1000)));
+}
+
+// " (Cloud Foundry answered CF-UnprocessableEntity)": the CC error title of a refusal, for a
+// description a developer can look up; "" when CC's answer had none. Its detail (which may quote
+// the request) goes to the log only.
+std::string CcTitle(const Status& s) {
+  return s.reason().empty() ? std::string() : " (Cloud Foundry answered " + s.reason() + ")";
 }
 
 bool Retryable(const Status& s) {
@@ -131,8 +138,21 @@ StepOutcome CcFailure(const StepContext& ctx, std::string_view step, std::string
     case Code::kUnauthenticated:
       return StepOutcome::Fail(what + ": the broker could not authenticate with Cloud Foundry; ask the operator");
     default:
-      return StepOutcome::Fail(what + "; the broker log has Cloud Foundry's details");
+      return StepOutcome::Fail(what + CcTitle(s) + "; the broker log has Cloud Foundry's details");
   }
+}
+
+// CC's refusal of a log rate under a quota: "Log rate limit cannot be unlimited in organization
+// 'o'." or "... exceeds space log rate quota" (app/models/runtime/process_model.rb,
+// constraints/max_log_rate_limit_policy.rb).
+bool IsLogRateRefusal(const Status& s) {
+  return s.code() == Code::kFailedPrecondition && s.message().find("og rate") != std::string::npos;
+}
+
+StepOutcome LogRateRefused(const Status& s) {
+  return StepOutcome::Fail("Cloud Foundry refused the clone's log rate limit" + CcTitle(s) +
+                           ": the space or org quota limits log rates, and the clone's (the app's, or the plan's "
+                           "clone_log_rate_limit_max) does not fit it; ask your operator, the broker log has the details");
 }
 
 std::string SessionReportUrl(const StepContext& ctx) {
@@ -270,7 +290,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   // look for: the common first run saves the call. (The binding alone would not do: a claim
   // reads it as its statement's snapshot saw it, which can be from just before the save of a
   // worker whose lease had lapsed.)
-  if (out.Bool(kSessionTokenSavedOutput) || !b.session_token_hash.empty()) {
+  if ((out.Bool(kSessionTokenSavedOutput) || !b.session_token_hash.empty()) && LabelValueError(b.id).empty()) {
     auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + b.id);
     if (!found.ok()) return CcFailure(ctx, kStep, "find_apps", found.status(), "looking for an existing clone failed");
     if (!found->empty()) {
@@ -340,7 +360,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   e["SSH_ACCESS_SESSION_MODE"] =
       session != settings.MemberEnd() && session->value.IsString() ? session->value.GetString() : "read-write";
 
-  const std::string& p = ctx.settings.label_prefix;
+  const std::string& p = ctx.settings.metadata_prefix;
   app.labels = {{p + "/binding-guid", b.id},
                 {p + "/instance-guid", b.instance_id},
                 {p + "/source-app-guid", b.app_guid},
@@ -349,6 +369,16 @@ StepOutcome CreateClone(StepContext& ctx) {
                      {p + "/created-at", base::FormatIso8601(ctx.clock.Now())},
                      {p + "/expires-at", base::FormatIso8601(ctx.clock.Now() + std::chrono::minutes(
                                                                                      CloneTtlMinutes(b, ctx.settings)))}};
+
+  // Cloud Controller's metadata rules, checked before the app is asked for: a binding id or an
+  // instance id that is no valid label value would otherwise be a 422 (the prefix itself was
+  // checked at startup).
+  if (const std::string bad = MetadataError(app.labels, app.annotations); !bad.empty()) {
+    Log()->warn("clone.metadata_refused job={} binding={} why={}", ctx.job.id, b.id, base::LogQuote(bad));
+    return StepOutcome::Fail("Cloud Foundry would refuse the clone's metadata (" + bad +
+                             "): the binding's and the instance's ids must be valid label values (at most 63 "
+                             "letters, digits, '-', '_' or '.'), as Cloud Foundry's own ids are");
+  }
 
   // A name this process saw taken (the `<app>-ssh` of a much-cloned app) is tried last.
   const bool first_taken =
@@ -374,18 +404,28 @@ StepOutcome CreateClone(StepContext& ctx) {
       ++tried;
       continue;
     }
-    if (s.code() == Code::kFailedPrecondition && !app.buildpacks.empty() && !dropped_buildpacks) {
+    // Which field CC's 422 is about, from its detail: CC gives every validation error the one
+    // title CF-UnprocessableEntity (lib/cloud_controller/diego/lifecycles/
+    // buildpack_lifecycle_data_validator.rb words them "Buildpack ..." and "Stack ...").
+    const bool about_buildpack = s.message().find("Buildpack") != std::string::npos;
+    const bool about_stack = s.message().find("Stack") != std::string::npos;
+    if (s.code() == Code::kFailedPrecondition && about_buildpack && !app.buildpacks.empty() && !dropped_buildpacks) {
       // An unknown or not-ready buildpack: the droplet is already built, so create without them.
       LogCcError(ctx, kStep, "create_app", s);
       app.buildpacks.clear();
       dropped_buildpacks = true;
       continue;
     }
+    if (s.code() == Code::kFailedPrecondition && about_stack) {
+      LogCcError(ctx, kStep, "create_app", s);
+      return StepOutcome::Fail("Cloud Foundry refused the clone app " + app.name + "'s stack '" + app.stack + "'" +
+                               CcTitle(s) + ": restage " + source_name +
+                               " on a current stack and bind again; the broker log has the details");
+    }
     if (s.code() == Code::kFailedPrecondition) {
       LogCcError(ctx, kStep, "create_app", s);
-      return StepOutcome::Fail("Cloud Foundry refused to create the clone app " + app.name + " on stack '" + app.stack +
-                               "' (a restricted or disabled stack?): restage " + source_name +
-                               " on a current stack and bind again; the broker log has the details");
+      return StepOutcome::Fail("Cloud Foundry refused to create the clone app " + app.name + CcTitle(s) +
+                               "; the broker log has its details: ask your operator");
     }
     return CcFailure(ctx, kStep, "create_app", s, "creating the clone app failed");
   }
@@ -436,13 +476,22 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
   Out out(ctx.outputs);
   const Value& src = out.Obj("source");
   const std::string clone = CloneGuid(ctx);
-  ProcessUpdate update;
-  update.command = ctx.settings.bootstrap_command;
-  update.health_check_type = "process";
-  const auto process = ctx.cc.UpdateProcess(clone, update);
+  // The web process by its app (its own guid is CC's to choose); a re-run that finds it already
+  // running the bootstrap does not patch it again.
+  auto process = ctx.cc.GetWebProcess(clone);
   if (!process.ok()) {
-    return CcFailure(ctx, step::kConfigureProcess, "update_process", process.status(),
-                     "configuring the clone's process failed");
+    return CcFailure(ctx, step::kConfigureProcess, "get_web_process", process.status(),
+                     "reading the clone's web process failed");
+  }
+  if (process->command != ctx.settings.bootstrap_command || process->health_check_type != "process") {
+    ProcessUpdate update;
+    update.command = ctx.settings.bootstrap_command;
+    update.health_check_type = "process";
+    process = ctx.cc.UpdateProcess(process->guid, update);
+    if (!process.ok()) {
+      return CcFailure(ctx, step::kConfigureProcess, "update_process", process.status(),
+                       "configuring the clone's process failed");
+    }
   }
 
   const auto settings = ParseObject(ctx.job.binding.plan_settings_json);
@@ -458,7 +507,14 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
   scale.instances = 1;
   scale.memory_in_mb = memory;
   scale.disk_in_mb = static_cast<int>(out.Int(src, "disk_mb", 0));
-  scale.log_rate_limit_in_bytes_per_second = std::max<std::int64_t>(out.Int(src, "log_rate", -1), -1);
+  // The source's log rate, capped by the plan: CC refuses to start an unlimited (-1) process
+  // under an org or space quota with a log rate limit (cloud_controller_ng
+  // app/models/runtime/process_model.rb, constraints/max_log_rate_limit_policy.rb), and a shell
+  // needs little.
+  std::int64_t log_rate = std::max<std::int64_t>(out.Int(src, "log_rate", -1), -1);
+  const std::int64_t log_rate_cap = IntMember(settings, "clone_log_rate_limit_max", 0);
+  if (log_rate_cap > 0 && (log_rate < 0 || log_rate > log_rate_cap)) log_rate = log_rate_cap;
+  scale.log_rate_limit_in_bytes_per_second = log_rate;
   // The PATCH answered with the process as it is: a clone that already has the wanted size (the
   // platform's defaults often are the source's, and a re-run finds its own earlier scale) is not
   // scaled again.
@@ -466,10 +522,15 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
                      (scale.disk_in_mb <= 0 || process->disk_in_mb == scale.disk_in_mb) &&
                      process->log_rate_limit_in_bytes_per_second == scale.log_rate_limit_in_bytes_per_second;
   if (!sized) {
-    const Status s = ctx.cc.ScaleProcess(clone, scale);
+    const Status s = ctx.cc.ScaleProcess(process->guid, scale);
+    if (IsLogRateRefusal(s)) {
+      LogCcError(ctx, step::kConfigureProcess, "scale_process", s);
+      return LogRateRefused(s);
+    }
     if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, "sizing the clone's process failed");
   }
   out.Set(out.Obj("clone"), "memory_mb", static_cast<std::int64_t>(memory));
+  out.Set(out.Obj("clone"), "web_process_guid", process->guid);
   return StepOutcome::Done();
 }
 
@@ -612,12 +673,13 @@ StepOutcome Start(StepContext& ctx) {
     LogCcError(ctx, step::kStart, "start_app", s);
     const std::string detail = s.message();
     const std::int64_t memory = out.Int(out.Obj("clone"), "memory_mb", 0);
+    if (IsLogRateRefusal(s)) return LogRateRefused(s);
     if (detail.find("quota") != std::string::npos || detail.find("limit") != std::string::npos) {
       return StepOutcome::Fail("Cloud Foundry refused to start the clone: the space or org quota does not allow another "
                                "instance of " + std::to_string(memory) +
                                " MB; free some quota, or bind with a smaller memory_mb");
     }
-    return StepOutcome::Fail("Cloud Foundry refused to start the clone; the broker log has the details");
+    return StepOutcome::Fail("Cloud Foundry refused to start the clone" + CcTitle(s) + "; the broker log has the details");
   }
   return CcFailure(ctx, step::kStart, "start_app", s, "starting the clone failed");
 }
@@ -642,7 +704,16 @@ StepOutcome AwaitSession(StepContext& ctx) {
   }
 
   const std::string clone = CloneGuid(ctx);
-  auto stats = ctx.cc.GetProcessStats(clone);
+  // The web process's guid as configure_process read it (a job from before it was recorded asks).
+  std::string web = CloneOutput(ctx.outputs, "web_process_guid");
+  if (web.empty()) {
+    auto process = ctx.cc.GetWebProcess(clone);
+    if (!process.ok()) return CcFailure(ctx, kStep, "get_web_process", process.status(), "reading the clone's state failed");
+    web = process->guid;
+    Out out(ctx.outputs);
+    out.Set(out.Obj("clone"), "web_process_guid", web);
+  }
+  auto stats = ctx.cc.GetProcessStats(web);
   if (!stats.ok()) return CcFailure(ctx, kStep, "get_stats", stats.status(), "reading the clone's state failed");
   for (const auto& st : *stats) {
     if (st.state == "CRASHED") {
@@ -678,10 +749,14 @@ std::vector<std::string> Clones(Out& out) {
 
 StepOutcome FindClone(StepContext& ctx) {
   Out out(ctx.outputs);
-  auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + ctx.job.binding.id);
-  if (!found.ok()) return CcFailure(ctx, step::kFindClone, "find_apps", found.status(), "looking for the clone failed");
   std::set<std::string> guids;
-  for (const auto& a : *found) guids.insert(a.guid);
+  // A binding id that is no valid label value never labelled a clone (create_clone refuses it),
+  // and CC would answer its selector with 400.
+  if (LabelValueError(ctx.job.binding.id).empty()) {
+    auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + ctx.job.binding.id);
+    if (!found.ok()) return CcFailure(ctx, step::kFindClone, "find_apps", found.status(), "looking for the clone failed");
+    for (const auto& a : *found) guids.insert(a.guid);
+  }
   // A clone the binding row knows but whose label search missed it (labels edited by hand).
   if (!ctx.job.binding.clone_app_guid.empty()) {
     auto app = ctx.cc.GetApp(ctx.job.binding.clone_app_guid);
@@ -840,8 +915,8 @@ bool SessionReported(const osb::Binding& b) {
   return it != creds.MemberEnd() && it->value.IsString() && it->value.GetStringLength() > 0;
 }
 
-std::string BindingLabel(const EngineSettings& s) { return s.label_prefix + "/binding-guid"; }
-std::string ManagedByLabel(const EngineSettings& s) { return s.label_prefix + "/managed-by"; }
+std::string BindingLabel(const EngineSettings& s) { return s.metadata_prefix + "/binding-guid"; }
+std::string ManagedByLabel(const EngineSettings& s) { return s.metadata_prefix + "/managed-by"; }
 
 std::string SessionPath(std::string_view binding_id) {
   return "/ssh-access/v1/bindings/" + base::PercentEncode(binding_id) + "/session";

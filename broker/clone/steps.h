@@ -30,6 +30,7 @@
 #include "broker/clone/cc_memo.h"
 #include "broker/clone/cloud_controller.h"
 #include "broker/clone/job_store.h"
+#include "broker/clone/metadata.h"
 #include "broker/clone/state_machine.h"
 
 namespace broker::clone {
@@ -44,7 +45,7 @@ inline constexpr char kDefaultBootstrapCommand[] =
 // Operator settings the steps need (from config::Config).
 struct EngineSettings {
   std::string public_url;                    // BROKER_PUBLIC_URL: what clones call back to
-  std::string label_prefix = "ssh-access";   // prefix of the clone's label keys
+  std::string metadata_prefix = kDefaultMetadataPrefix;  // CLONE_METADATA_PREFIX: of the clone's label and annotation keys
   std::string broker_name = "ssh-access";    // CF_BROKER_NAME: this broker as registered in CC
   std::string bootstrap_command = kDefaultBootstrapCommand;
   int max_memory_mb = 0;                     // CLONE_MAX_MEMORY_MB; 0 = the plan's cap only

@@ -231,6 +231,11 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   BROKER_ASSIGN_OR_RETURN(c.clone_poll_interval_ms,
                           IntVar(getenv, "CLONE_POLL_INTERVAL_MS", c.clone_poll_interval_ms, 10, 600'000));
   c.cf_broker_name = StrVar(getenv, "CF_BROKER_NAME", c.cf_broker_name);
+  c.clone_metadata_prefix = StrVar(getenv, "CLONE_METADATA_PREFIX", c.clone_metadata_prefix);
+  if (const std::string bad = clone::MetadataPrefixError(c.clone_metadata_prefix); !bad.empty()) {
+    return Bad("CLONE_METADATA_PREFIX", bad + " (Cloud Controller requires a DNS name with at least one dot, e.g. " +
+                                            clone::kDefaultMetadataPrefix + ")");
+  }
   // 0 turns the reconciler off; otherwise at least 100 ms between passes, at most a day.
   BROKER_ASSIGN_OR_RETURN(c.reconcile_interval_ms,
                           IntVar(getenv, "RECONCILE_INTERVAL_MS", c.reconcile_interval_ms, 0, 86'400'000));

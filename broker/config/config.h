@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/base/result.h"
+#include "broker/clone/metadata.h"
 #include "broker/osb/catalog.h"
 
 namespace broker::config {
@@ -54,6 +55,9 @@ struct Config {
   int worker_threads = 2;               // WORKER_THREADS (0: this process runs no jobs)
   int worker_lease_ms = 30'000;         // WORKER_LEASE_MS: a dead worker's jobs are taken over after this
   int clone_poll_interval_ms = 2'000;   // CLONE_POLL_INTERVAL_MS: between looks at CC async work
+  // CLONE_METADATA_PREFIX: the prefix of the clone's label and annotation keys; a DNS name with
+  // a dot, as Cloud Controller requires (clone/metadata.h).
+  std::string clone_metadata_prefix = clone::kDefaultMetadataPrefix;
   std::string cf_broker_name = "ssh-access";  // CF_BROKER_NAME: this broker's name in CC (own plans excluded)
   int reconcile_interval_ms = 300'000;  // RECONCILE_INTERVAL_MS: between reconciler passes (0: no reconciler)
   int clone_orphan_grace_seconds = 600;  // CLONE_ORPHAN_GRACE_SECONDS: younger orphans are left alone

@@ -73,6 +73,10 @@ base::Result<PlanSettings> ParseSettings(const rapidjson::Value& plan, const std
   BROKER_ASSIGN_OR_RETURN(out.ttl_minutes_max, RequiredInt(s, "ttl_minutes_max", 1, 7 * 24 * 60, sw));
   BROKER_ASSIGN_OR_RETURN(out.ttl_minutes_default, RequiredInt(s, "ttl_minutes_default", 1, out.ttl_minutes_max, sw));
   BROKER_ASSIGN_OR_RETURN(out.clone_memory_mb_max, RequiredInt(s, "clone_memory_mb_max", 64, 65536, sw));
+  if (s.HasMember("clone_log_rate_limit_max")) {
+    BROKER_ASSIGN_OR_RETURN(out.clone_log_rate_limit_max,
+                            RequiredInt(s, "clone_log_rate_limit_max", 1, 1 << 30, sw));
+  }
   BROKER_ASSIGN_OR_RETURN(out.authorized_keys_required, OptionalBool(s, "authorized_keys_required", false, sw));
   out.json = CanonicalJson(s);
   return out;

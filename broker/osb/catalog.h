@@ -23,6 +23,10 @@ struct PlanSettings {
   int ttl_minutes_default = 0;
   int ttl_minutes_max = 0;
   int clone_memory_mb_max = 0;
+  // The clone's log rate in bytes per second, at most: a source with an unlimited (-1) or higher
+  // rate is cloned with this one, since CC refuses to start an unlimited process under a quota
+  // with a log rate limit. 0 (absent): the source's rate is kept.
+  int clone_log_rate_limit_max = 0;
   bool authorized_keys_required = false;
   std::string json;                // canonical JSON of the settings object (snapshotted per binding)
 };

@@ -130,8 +130,8 @@ TEST_SUITE("clone::Engine") {
     CHECK(clone.state == "STARTED");
     CHECK(clone.lifecycle == Fake::Lifecycle::kBuildpack);
     CHECK(clone.space_guid == t.fake.App(t.demo.app_guid)->space_guid);
-    CHECK(clone.labels.at("ssh-access/instance-guid") == kInstance);
-    CHECK(clone.labels.at("ssh-access/source-app-guid") == t.demo.app_guid);
+    CHECK(clone.labels.at("ssh-access.broker/instance-guid") == kInstance);
+    CHECK(clone.labels.at("ssh-access.broker/source-app-guid") == t.demo.app_guid);
     CHECK(clone.env.count("SSH_ACCESS_SESSION_TOKEN") == 1);
     const auto source = t.fake.App(t.demo.app_guid);
     REQUIRE(source.has_value());
@@ -233,8 +233,9 @@ TEST_SUITE("clone::Engine") {
     CHECK(StringMember(creds, "clone_app_name") == std::optional<std::string>("spring-music-ssh"));
     CHECK(HasMember(creds, "session_url"));
     CHECK(t.fake.Calls("GET", "/v3/processes/:guid/stats").size() == 1);  // one look, then the report
-    // The source's size is the platform's default, which the clone's process has from the start:
-    // the PATCH's answer says so, and no scale call follows.
+    // The source's size is the platform's default, which the clone's process has from the start
+    // (the PATCH's answer says so); one scale call sets the plan's log rate cap, the source's being
+    // unlimited.
     const auto clones = t.ClonesOf(bid);
     REQUIRE(clones.size() == 1);
     const auto web = t.fake.ProcessOf(clones.front().guid);
@@ -245,7 +246,8 @@ TEST_SUITE("clone::Engine") {
     CHECK(web->disk_in_mb == source_web->disk_in_mb);
     CHECK(web->instances == 1);
     CHECK(t.fake.Calls("PATCH", "/v3/processes/:guid").size() == 1);
-    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").empty());
+    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").size() == 1);
+    CHECK(web->log_rate_limit_in_bytes_per_second == 16384);
     t.broker->Stop();
     const std::string log = t.broker->Log();
     CHECK(log.find("clone.job_completed") != std::string::npos);

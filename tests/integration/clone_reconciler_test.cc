@@ -30,7 +30,7 @@ using std::chrono::milliseconds;
 
 constexpr const char* kInstance = CloneHarness::kInstance;
 constexpr char kTmateToken[] = "Rk9fQ2mZ7aP4rT8wYb3nC6vD2";
-constexpr char kLabelPrefix[] = "ssh-access";
+constexpr char kLabelPrefix[] = "ssh-access.broker";
 
 std::string BindingId(int n) { return CloneBindingId(n); }
 

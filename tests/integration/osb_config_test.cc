@@ -51,6 +51,9 @@ TEST_SUITE("osb config") {
         {"port with trailing junk", {{"PORT", "80abc"}}, "PORT", ""},
         {"database url missing and no VCAP_SERVICES", {{"DATABASE_URL", std::nullopt}},
          "DATABASE_URL", ""},
+        // cloud_controller_ng app/messages/metadata_validator_helper.rb: a key prefix is a DNS
+        // name with a dot, so CC would refuse every clone and every label_selector.
+        {"metadata prefix without a dot", {{"CLONE_METADATA_PREFIX", "ssh-access"}}, "CLONE_METADATA_PREFIX", ""},
     };
     for (const auto& c : cases) {
       BROKER_CAPTURE(c.name);

@@ -154,7 +154,7 @@ std::vector<FakeCloudController::AppView> CloneHarness::ClonesOf(const std::stri
 }
 
 std::vector<FakeCloudController::AppView> CloneHarness::AllClones() const {
-  return fake.AppsWithLabel("ssh-access/managed-by");
+  return fake.AppsWithLabel("ssh-access.broker/managed-by");
 }
 
 bool CloneHarness::AwaitNoClone(const std::string& bid, milliseconds timeout) const {

@@ -47,7 +47,7 @@ class CloneHarness {
  public:
   using Fake = FakeCloudController;
   static constexpr char kInstance[] = "11111111-aaaa-4bbb-8ccc-000000000001";
-  static constexpr char kLabelKey[] = "ssh-access/binding-guid";
+  static constexpr char kLabelKey[] = "ssh-access.broker/binding-guid";
 
   explicit CloneHarness(const std::function<void(Fake&)>& prepare = {}, const EnvOverrides& extra = {},
                         std::optional<Fake::SessionReport> report = DefaultReport());

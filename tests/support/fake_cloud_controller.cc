@@ -2030,6 +2030,7 @@ FakeCloudController::Impl::ProcessRec* FakeCloudController::Impl::FindProcess(co
 
 // ---- Renderers (the CC V3 resource shapes) -------------------------------------------------------
 
+// The shape of cloud_controller_ng app/presenters/v3/app_presenter.rb (links: build_links).
 Json FakeCloudController::Impl::AppJson(const AppRec& a) const {
   Json::Object data;
   if (a.lifecycle != Lifecycle::kDocker) {
@@ -2056,24 +2057,35 @@ Json FakeCloudController::Impl::AppJson(const AppRec& a) const {
                     {"tasks", Href(self + "/tasks")},
                     {"start", Json::Object{{"href", self + "/actions/start"}, {"method", "POST"}}},
                     {"stop", Json::Object{{"href", self + "/actions/stop"}, {"method", "POST"}}},
+                    {"clear_buildpack_cache",
+                     Json::Object{{"href", self + "/actions/clear_buildpack_cache"}, {"method", "POST"}}},
+                    {"revisions", Href(self + "/revisions")},
+                    {"deployed_revisions", Href(self + "/revisions/deployed")},
                     {"features", Href(self + "/features")},
                 }},
   };
 }
 
+// The shape of cloud_controller_ng app/presenters/v3/space_presenter.rb (no space quota).
 Json FakeCloudController::Impl::SpaceJson(const SpaceRec& s) const {
   return Json::Object{
       {"guid", s.guid},
       {"created_at", Iso8601(s.created)},
       {"updated_at", Iso8601(s.updated)},
       {"name", s.name},
+      {"suspended", false},
       {"relationships", Json::Object{{"organization", ToOne(s.org_guid)}, {"quota", Json::Object{{"data", Json()}}}}},
       {"metadata", MetadataJson({}, {})},
       {"links", Json::Object{{"self", Href(Url("/v3/spaces/" + s.guid))},
-                             {"organization", Href(Url("/v3/organizations/" + s.org_guid))}}},
+                             {"organization", Href(Url("/v3/organizations/" + s.org_guid))},
+                             {"features", Href(Url("/v3/spaces/" + s.guid + "/features"))},
+                             {"apply_manifest", Json::Object{{"href", Url("/v3/spaces/" + s.guid + "/actions/apply_manifest")},
+                                                             {"method", "POST"}}}}},
   };
 }
 
+// The shape of cloud_controller_ng app/presenters/v3/organization_presenter.rb, except the quota:
+// the fake models no organization quota (CC always has one, and links it).
 Json FakeCloudController::Impl::OrgJson(const OrgRec& o) const {
   return Json::Object{
       {"guid", o.guid},
@@ -2083,10 +2095,15 @@ Json FakeCloudController::Impl::OrgJson(const OrgRec& o) const {
       {"suspended", false},
       {"relationships", Json::Object{{"quota", Json::Object{{"data", Json()}}}}},
       {"metadata", MetadataJson({}, {})},
-      {"links", Json::Object{{"self", Href(Url("/v3/organizations/" + o.guid))}}},
+      {"links", Json::Object{{"self", Href(Url("/v3/organizations/" + o.guid))},
+                             {"domains", Href(Url("/v3/organizations/" + o.guid + "/domains"))},
+                             {"default_domain", Href(Url("/v3/organizations/" + o.guid + "/domains/default"))}}},
   };
 }
 
+// The shape of cloud_controller_ng app/presenters/v3/droplet_presenter.rb: a docker droplet has
+// null buildpacks (droplet_buildpack_info), stack (DockerLifecycleDataModel#stack) and checksum
+// (no sha256/sha1); `download` is linked only for a STAGED buildpack droplet.
 Json FakeCloudController::Impl::DropletJson(const DropletRec& d) const {
   const bool docker = d.lifecycle == Lifecycle::kDocker;
   Json::Array buildpacks;
@@ -2096,6 +2113,13 @@ Json FakeCloudController::Impl::DropletJson(const DropletRec& d) const {
     }
   }
   const std::string self = Url("/v3/droplets/" + d.guid);
+  Json::Object links{
+      {"self", Href(self)},
+      {"app", Href(Url("/v3/apps/" + d.app_guid))},
+      {"assign_current_droplet",
+       Json::Object{{"href", Url("/v3/apps/" + d.app_guid + "/relationships/current_droplet")}, {"method", "PATCH"}}},
+  };
+  if (d.state == "STAGED" && !docker) links.emplace_back("download", Href(self + "/download"));
   return Json::Object{
       {"guid", d.guid},
       {"created_at", Iso8601(d.created)},
@@ -2104,27 +2128,26 @@ Json FakeCloudController::Impl::DropletJson(const DropletRec& d) const {
       {"error", Json::Opt(d.error)},
       {"lifecycle", Json::Object{{"type", LifecycleName(d.lifecycle)}, {"data", Json::Object{}}}},
       {"checksum", docker ? Json() : Json(Json::Object{{"type", "sha256"}, {"value", "f4ce" + d.guid.substr(0, 8)}})},
-      {"buildpacks", buildpacks},
+      {"buildpacks", docker ? Json() : Json(buildpacks)},
       {"stack", docker ? Json() : Json(d.stack)},
       {"image", docker ? Json(d.image) : Json()},
       {"execution_metadata", ""},
       {"process_types", StringMap(d.process_types)},
       {"relationships", Json::Object{{"app", ToOne(d.app_guid)}}},
       {"metadata", MetadataJson({}, {})},
-      {"links", Json::Object{
-                    {"self", Href(self)},
-                    {"app", Href(Url("/v3/apps/" + d.app_guid))},
-                    {"assign_current_droplet",
-                     Json::Object{{"href", Url("/v3/apps/" + d.app_guid + "/relationships/current_droplet")},
-                                  {"method", "PATCH"}}},
-                    {"download", Href(self + "/download")},
-                }},
+      {"links", links},
   };
 }
 
 // Process lists hide commands, as CC does: clients must GET the one process to read it.
+// The shape of cloud_controller_ng app/presenters/v3/process_presenter.rb: health_check.data always
+// has timeout, invocation_timeout and interval (null unless set: the columns default to NULL,
+// db/migrations/20230804183521_add_health_check_interval.rb); relationships.revision is null for a
+// process without a revision (`process.revision_guid && {...}`; the fake models no revisions).
 Json FakeCloudController::Impl::ProcessJson(const ProcessRec& p, bool in_list) const {
-  Json::Object hc_data{{"timeout", Json::Opt(p.hc_timeout)}, {"invocation_timeout", Json::Opt(p.hc_invocation_timeout)}};
+  Json::Object hc_data{{"timeout", Json::Opt(p.hc_timeout)},
+                       {"invocation_timeout", Json::Opt(p.hc_invocation_timeout)},
+                       {"interval", Json()}};
   if (p.hc_type == "http") hc_data.emplace_back("endpoint", Json::Opt(p.hc_endpoint));
   const auto command = EffectiveCommand(p);
   const auto a = apps.find(p.app_guid);
@@ -2145,7 +2168,7 @@ Json FakeCloudController::Impl::ProcessJson(const ProcessRec& p, bool in_list) c
       {"health_check", Json::Object{{"type", p.hc_type}, {"data", hc_data}}},
       {"readiness_health_check",
        Json::Object{{"type", p.readiness_type}, {"data", Json::Object{{"invocation_timeout", Json()}, {"interval", Json()}}}}},
-      {"relationships", Json::Object{{"app", ToOne(p.app_guid)}, {"revision", Json::Object{{"data", Json()}}}}},
+      {"relationships", Json::Object{{"app", ToOne(p.app_guid)}, {"revision", Json()}}},
       {"metadata", MetadataJson(p.labels, p.annotations)},
       {"links", Json::Object{
                     {"self", Href(self)},
@@ -2153,6 +2176,7 @@ Json FakeCloudController::Impl::ProcessJson(const ProcessRec& p, bool in_list) c
                     {"app", Href(Url("/v3/apps/" + p.app_guid))},
                     {"space", Href(Url("/v3/spaces/" + (a != apps.end() ? a->second.space_guid : std::string())))},
                     {"stats", Href(self + "/stats")},
+                    {"process_instances", Href(self + "/process_instances")},
                 }},
   };
 }
@@ -2191,8 +2215,16 @@ Json FakeCloudController::Impl::StatsJson(const AppRec& app, const ProcessRec& p
   };
 }
 
+// The shape of cloud_controller_ng app/presenters/v3/service_credential_binding_presenter.rb: no
+// `parameters` link for a binding of a user-provided instance (base_links).
 Json FakeCloudController::Impl::BindingJson(const BindingRec& b) const {
   const std::string self = Url("/v3/service_credential_bindings/" + b.guid);
+  const auto instance = instances.find(b.instance_guid);
+  const bool user_provided = instance != instances.end() && instance->second.user_provided;
+  Json::Object links{{"self", Href(self)}, {"details", Href(self + "/details")}};
+  if (!user_provided) links.emplace_back("parameters", Href(self + "/parameters"));
+  links.emplace_back("service_instance", Href(Url("/v3/service_instances/" + b.instance_guid)));
+  links.emplace_back("app", Href(Url("/v3/apps/" + b.app_guid)));
   return Json::Object{
       {"guid", b.guid},
       {"created_at", Iso8601(b.created)},
@@ -2206,13 +2238,7 @@ Json FakeCloudController::Impl::BindingJson(const BindingRec& b) const {
                                       {"updated_at", Iso8601(b.updated)}}},
       {"metadata", MetadataJson(b.labels, b.annotations)},
       {"relationships", Json::Object{{"app", ToOne(b.app_guid)}, {"service_instance", ToOne(b.instance_guid)}}},
-      {"links", Json::Object{
-                    {"self", Href(self)},
-                    {"details", Href(self + "/details")},
-                    {"parameters", Href(self + "/parameters")},
-                    {"service_instance", Href(Url("/v3/service_instances/" + b.instance_guid))},
-                    {"app", Href(Url("/v3/apps/" + b.app_guid))},
-                }},
+      {"links", links},
   };
 }
 
@@ -2364,16 +2390,19 @@ Json::Object FakeCloudController::Impl::AppIncludes(const std::set<std::string>&
 
 // ---- Root, UAA, log-cache --------------------------------------------------------------------------
 
+// The shape of cloud_controller_ng app/controllers/runtime/root_controller.rb (#read): the
+// network policy links and app_ssh are always objects; credhub, routing, logging, log_cache and
+// log_stream are null when not configured; there is no bits_service link. The fake's UAA and
+// log-cache are the fake itself.
 Reply FakeCloudController::Impl::GetRoot(Call&) {
   return JsonReply(200, Json::Object{{"links", Json::Object{
                                                    {"self", Href(base_url)},
-                                                   {"bits_service", Json()},
                                                    {"cloud_controller_v2", Json::Object{{"href", Url("/v2")},
                                                                                         {"meta", Json::Object{{"version", "2.260.0"}}}}},
                                                    {"cloud_controller_v3", Json::Object{{"href", Url("/v3")},
                                                                                         {"meta", Json::Object{{"version", "3.195.0"}}}}},
-                                                   {"network_policy_v0", Json()},
-                                                   {"network_policy_v1", Json()},
+                                                   {"network_policy_v0", Href(Url("/networking/v0/external"))},
+                                                   {"network_policy_v1", Href(Url("/networking/v1/external"))},
                                                    {"login", Href(base_url)},
                                                    {"uaa", Href(base_url)},
                                                    {"credhub", Json()},
@@ -2381,7 +2410,11 @@ Reply FakeCloudController::Impl::GetRoot(Call&) {
                                                    {"logging", Json()},
                                                    {"log_cache", Href(base_url)},
                                                    {"log_stream", Json()},
-                                                   {"app_ssh", Json()},
+                                                   // The values of CC's config/cloud_controller.yml.
+                                                   {"app_ssh", Json::Object{{"href", "ssh.system.domain.example.com:2222"},
+                                                                            {"meta", Json::Object{{"host_key_fingerprint",
+                                                                                                   "47:0d:d1:c8:c3:3d:0a:36:d1:49:2f:f2:90:27:31:d0"},
+                                                                                                  {"oauth_client", "ssh-proxy"}}}}},
                                                }}});
 }
 
@@ -2670,7 +2703,7 @@ Reply FakeCloudController::Impl::CreateApp(Call& c) {
   a.created_through_api = true;
   a.created = a.updated = SysClock::now();
   const AppRec& stored = apps.emplace(a.guid, std::move(a)).first->second;
-  AddProcess(stored, stored.guid, "web", 1);  // the web process guid is the app guid
+  AddProcess(stored, knobs.web_process_guid_is_app_guid ? stored.guid : "", "web", 1);
   Reply r = JsonReply(201, AppJson(stored));
   AddWarnings(&r);
   return r;
@@ -4048,7 +4081,7 @@ std::string FakeCloudController::AddApp(const AppSpec& spec) {
     m.droplets[d.guid] = d;
   }
   const FakeCloudController::Impl::AppRec& stored = m.apps.emplace(a.guid, std::move(a)).first->second;
-  FakeCloudController::Impl::ProcessRec& web = m.AddProcess(stored, stored.guid, "web", spec.web.instances);
+  FakeCloudController::Impl::ProcessRec& web = m.AddProcess(stored, m.knobs.web_process_guid_is_app_guid ? stored.guid : "", "web", spec.web.instances);
   web.command = spec.web.command;
   web.memory_in_mb = spec.web.memory_in_mb;
   web.disk_in_mb = spec.web.disk_in_mb;

@@ -286,6 +286,9 @@ class FakeCloudController {
     // Legacy CC (temporary_enable_async_recursive_delete.apps: false): an app delete job FAILS
     // while the app still has a managed binding; the bindings are left in place.
     bool legacy_app_delete = false;
+    // CC gives an app's web process the app's guid (app/actions/app_create.rb), but documents no
+    // such thing: false gives web processes guids of their own, so a client that assumes it fails.
+    bool web_process_guid_is_app_guid = true;
 
     std::optional<SessionReport> session_report{};  // POSTed for apps created through POST /v3/apps
 

@@ -238,6 +238,29 @@ TEST_SUITE("config::Config") {
     }
   }
 
+  // cloud_controller_ng app/messages/metadata_validator_helper.rb (DomainDecorator::DOMAIN_REGEX).
+  TEST_CASE("CLONE_METADATA_PREFIX is a dotted DNS name that Cloud Controller accepts as a key prefix") {
+    SUBCASE("when unset, the documented default is valid") {
+      const Config c = MustLoad(Minimal());
+      CHECK(c.clone_metadata_prefix == "ssh-access.broker");
+      CHECK(clone::MetadataPrefixError(c.clone_metadata_prefix).empty());
+    }
+    SUBCASE("when set to a valid prefix, it is used") {
+      CHECK(MustLoad(With(Minimal(), {{"CLONE_METADATA_PREFIX", "ssh.example.com"}})).clone_metadata_prefix ==
+            "ssh.example.com");
+    }
+    SUBCASE("when CC would refuse it, startup fails naming the variable and CC's rule") {
+      for (const std::string v : {"ssh-access", "-a.b", "a_b.c", "a..b", "cloudfoundry.org", "ssh/access.io"}) {
+        CAPTURE(v);
+        const auto r = LoadConfig(FromMap(With(Minimal(), {{"CLONE_METADATA_PREFIX", v}})));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.status().message().rfind("CLONE_METADATA_PREFIX: prefix '", 0) == 0);
+      }
+      const auto r = LoadConfig(FromMap(With(Minimal(), {{"CLONE_METADATA_PREFIX", "ssh-access"}})));
+      CHECK(r.status().message().find("prefix 'ssh-access' must be in valid dns format") != std::string::npos);
+    }
+  }
+
   TEST_CASE("BROKER_ENCRYPTION_KEY must be base64 of 32 bytes, and the message never shows the key") {
     CHECK(MustLoad(With(Minimal(), {{"BROKER_ENCRYPTION_KEY", kKeyB}})).encryption_keys == kKeyB);
     for (const std::string& key : {std::string("not base64 at all!"), std::string(kKey31), std::string(kKey33),
