@@ -294,6 +294,10 @@ TEST_SUITE("session report") {
       CHECK_FALSE(StringMember(creds, "web_url").has_value());
       CHECK(StringMember(creds, "username") == std::optional<std::string>(kSsh1Token));
     }
+    // Nor after the ssh line (the order a web front end may use on another version).
+    const Response after = Report(t, "b-1", R"j({"tmate_lines":["ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@tmate.example.com","web session: http://"]})j");
+    REQUIRE_MESSAGE(after.status == 204, after.Describe());
+    CHECK(StringMember(Credentials(t, "i-1", "b-1"), "username") == std::optional<std::string>(kSsh1Token));
   }
 
   TEST_CASE("a report that does not authenticate is 401 and changes nothing") {
