@@ -363,6 +363,9 @@ struct Run {
         {"SSH_ACCESS_TMATE_BUNDLE_URL", broker.bundle_url()},
         {"SSH_ACCESS_TMATE_BUNDLE_SHA256", bundle.sha256},
         {"SSH_ACCESS_ORIGINAL_COMMAND", kOriginalCommand},
+        // tmate's socket folder inside this run's folder (short: /tmp/boot-XXXXXX), so a test
+        // that ends with SIGKILL (no cleanup trap) leaves nothing behind.
+        {"SSH_ACCESS_SOCKET_PARENTS", root.path().string()},
     };
   }
 
@@ -659,6 +662,7 @@ TEST_SUITE("bootstrap") {
     const int port = broker::testing::FreeLoopbackPort();
     Run run(broker, port, FakeTmateServer::kDefaultFingerprint, false, RealBundle());
     run.env["SSH_ACCESS_TMATE_CONFIG"] = RealConfig("127.0.0.1", port);
+    run.env.erase("SSH_ACCESS_SOCKET_PARENTS");  // the default places (/tmp first); SIGTERM cleans up
     run.LongTmpdirAndHome(150);
     auto boot = run.Start();
     REQUIRE_MESSAGE(broker.WaitForReports(1, seconds(60)), boot->Output());
@@ -679,6 +683,7 @@ TEST_SUITE("bootstrap") {
     CHECK((st.st_mode & 0777) == 0700);
     boot->Signal(SIGTERM);
     REQUIRE(boot->Wait());
+    CHECK_FALSE(fs::exists(fs::path(sock).parent_path()));  // removed on the way out
     CheckNoSecrets(boot->Output(), nullptr);
   }
 
