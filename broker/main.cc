@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "broker/base/clock.h"
 #include "broker/base/digest.h"
@@ -177,6 +178,21 @@ int main() {
   log->info("main.listening port={}", server.port());
   if (worker) worker->Start();
   if (reconciler) reconciler->Start();
+  // CF_API_URL against the URL Cloud Controller calls itself, off the main thread (CC may be slow
+  // or down; every token fetch checks it again and a mismatch fails each clone call).
+  std::thread api_url_check;
+  if (cc) {
+    api_url_check = std::thread([&cc, &log] {
+      const base::Status s = cc->CheckApiUrl();
+      if (s.reason() == "ApiUrlMismatch") {
+        log->error("main.cf_api_url_mismatch clones_refused=true why={}", base::LogQuote(s.message()));
+      } else if (!s.ok()) {
+        log->warn("main.cf_api_url_unchecked why={}", base::LogQuote(s.message()));
+      } else {
+        log->info("main.cf_api_url_checked");
+      }
+    });
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -185,6 +201,7 @@ int main() {
   // and releases its lease for another process.
   if (reconciler) reconciler->Stop();
   if (worker) worker->Stop();
+  if (api_url_check.joinable()) api_url_check.join();
   server.Stop();
   log->info("main.stopped");
   return 0;

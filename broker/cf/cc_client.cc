@@ -32,6 +32,11 @@ CcClient::CcClient(CcClientOptions options, const base::Clock* clock)
 
 CcClient::~CcClient() = default;
 
+base::Status CcClient::CheckApiUrl() {
+  BROKER_ASSIGN_OR_RETURN(Endpoints endpoints, uaa_.Discover(/*fresh=*/true));
+  return cf::CheckApiUrl(api_base_, endpoints.self);
+}
+
 base::Result<HttpResponse> CcClient::Authorized(const std::string& method, const std::string& url,
                                                 const std::string& body) {
   BROKER_ASSIGN_OR_RETURN(std::string token, uaa_.AccessToken());

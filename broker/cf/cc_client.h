@@ -55,6 +55,11 @@ class CcClient final : public clone::CloudController {
   // fetched until the first call.
   explicit CcClient(CcClientOptions options, const base::Clock* clock = nullptr);
   ~CcClient() override;
+
+  // Reads the API root again and checks CF_API_URL against the URL CC calls itself (CheckApiUrl in
+  // uaa_client.h: kFailedPrecondition "ApiUrlMismatch"); the discovery's codes otherwise. The same
+  // check runs at every token fetch; main runs this one at startup, to say so at once.
+  base::Status CheckApiUrl();
   CcClient(const CcClient&) = delete;
   CcClient& operator=(const CcClient&) = delete;
 

@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <optional>
 #include <cctype>
 #include <utility>
 #include <vector>
@@ -47,6 +48,7 @@ base::Result<Endpoints> ParseRootLinks(std::string_view body, std::string_view a
   d.Parse(body.data(), body.size());
   if (d.HasParseError() || !d.IsObject()) return base::Status::InvalidArgument("cf: API root is not a JSON object");
   Endpoints e;
+  e.self = LinkHref(d, "self");
   e.cloud_controller_v3 = LinkHref(d, "cloud_controller_v3");
   if (e.cloud_controller_v3.empty()) {
     return base::Status::FailedPrecondition("cf: the API root has no cloud_controller_v3 link (Cloud Controller V3 required)");
@@ -66,6 +68,25 @@ base::Result<Endpoints> ParseRootLinks(std::string_view body, std::string_view a
     }
   }
   return e;
+}
+
+base::Status CheckApiUrl(std::string_view api_url, std::string_view self) {
+  if (self.empty()) return base::Status::Ok();
+  const auto normal = [](std::string_view url) -> std::optional<std::string> {
+    auto p = ParseUrl(url);
+    if (!p) return std::nullopt;
+    std::string path = p->path_and_query;
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    return p->scheme + "://" + p->host + ":" + std::to_string(p->port) + path;
+  };
+  const auto configured = normal(api_url);
+  const auto own = normal(self);
+  if (configured && own && *configured == *own) return base::Status::Ok();
+  return {base::Code::kFailedPrecondition,
+          "cf: CF_API_URL is " + std::string(api_url) + ", but Cloud Controller calls itself " + std::string(self) +
+              " (links.self.href of GET /) and builds every job Location and pagination link from that URL, which "
+              "the broker refuses to follow elsewhere: set CF_API_URL=" + std::string(self),
+          "ApiUrlMismatch"};
 }
 
 base::Result<UaaToken> ParseTokenResponse(std::string_view body) {
@@ -113,9 +134,9 @@ UaaClient::UaaClient(HttpClient* http, std::string api_url, UaaCredentials crede
       clock_(clock),
       expiry_margin_(expiry_margin) {}
 
-base::Result<Endpoints> UaaClient::Discover() {
+base::Result<Endpoints> UaaClient::Discover(bool fresh) {
   std::lock_guard<std::mutex> lock(discovery_mu_);
-  if (endpoints_) return *endpoints_;
+  if (endpoints_ && !fresh) return *endpoints_;
   if (!ParseUrl(api_url_)) return base::Status::InvalidArgument("cf: CF_API_URL is not an http(s) URL");
   HttpRequest req;
   req.url = api_url_ + "/";
@@ -128,8 +149,11 @@ base::Result<Endpoints> UaaClient::Discover() {
     return base::Status(code, "cf: API root answered HTTP " + std::to_string(resp.status));
   }
   BROKER_ASSIGN_OR_RETURN(Endpoints e, ParseRootLinks(resp.body, api_url_));
-  base::Logger("cf")->info("cf.discovered v3={} token_host={} log_cache={}", e.cloud_controller_v3,
-                           OriginOf(e.token_url).value_or("?"), e.log_cache.empty() ? "none" : e.log_cache);
+  if (!endpoints_ || endpoints_->self != e.self || endpoints_->token_url != e.token_url) {
+    base::Logger("cf")->info("cf.discovered self={} v3={} token_host={} log_cache={}", base::LogQuote(e.self),
+                             e.cloud_controller_v3, OriginOf(e.token_url).value_or("?"),
+                             e.log_cache.empty() ? "none" : e.log_cache);
+  }
   endpoints_ = e;
   return e;
 }
@@ -177,7 +201,13 @@ void UaaClient::Invalidate(std::string_view rejected) {
 }
 
 base::Result<UaaToken> UaaClient::Fetch(const std::string& refresh_token) {
-  BROKER_ASSIGN_OR_RETURN(Endpoints endpoints, Discover());
+  // Every token fetch looks at the root again: CF_API_URL must stay the URL CC calls itself.
+  BROKER_ASSIGN_OR_RETURN(Endpoints endpoints, Discover(/*fresh=*/true));
+  if (base::Status same = CheckApiUrl(api_url_, endpoints.self); !same.ok()) {
+    base::Logger("cf")->error("cf.api_url_mismatch configured={} cloud_controller={} why={}", base::LogQuote(api_url_),
+                              base::LogQuote(endpoints.self), base::LogQuote(same.message()));
+    return same;
+  }
   if (!credentials_.client_id.empty()) {
     return Grant(endpoints.token_url, "client_credentials", FormEncode({{"grant_type", "client_credentials"}}));
   }

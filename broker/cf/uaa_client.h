@@ -1,9 +1,11 @@
 // UaaClient: finds the platform's endpoints and keeps the broker's UAA access token
 // (cloud-controller.md §3).
 //
-// Discovery: `GET <CF_API_URL>/` (no auth) gives links.cloud_controller_v3, links.login (the
-// token endpoint's host; links.uaa when login is absent) and links.log_cache (derived from the API
-// host, "api." -> "log-cache.", when absent). The first success is cached for the client's life.
+// Discovery: `GET <CF_API_URL>/` (no auth) gives links.self, links.cloud_controller_v3,
+// links.login (the token endpoint's host; links.uaa when login is absent) and links.log_cache
+// (derived from the API host, "api." -> "log-cache.", when absent). The first success is cached;
+// every token fetch discovers again and checks links.self against CF_API_URL (CheckApiUrl), so a
+// mismatch fails every call (kFailedPrecondition, reason "ApiUrlMismatch") until it is fixed.
 //
 // Tokens: client_credentials (CF_CLIENT_ID / CF_CLIENT_SECRET, HTTP Basic) when a client id is
 // set; otherwise the password grant with the public `cf` client and an empty secret
@@ -45,6 +47,7 @@ namespace broker::cf {
 
 // The links of the API root that the broker uses; no trailing slashes.
 struct Endpoints {
+  std::string self;                 // links.self.href: CC's own external URL; "" when absent
   std::string cloud_controller_v3;  // "https://api.sys.example.com/v3"
   std::string token_url;            // "<login or uaa>/oauth/token"
   std::string log_cache;            // "https://log-cache.sys.example.com"
@@ -54,6 +57,14 @@ struct Endpoints {
 // it has no cloud_controller_v3 link or neither a login nor a uaa link. `api_url` is only used to
 // derive log-cache's URL when the root has no log_cache link.
 base::Result<Endpoints> ParseRootLinks(std::string_view body, std::string_view api_url);
+
+// OK when `api_url` (CF_API_URL) is the URL Cloud Controller calls itself (`self`, its root's
+// links.self.href; scheme, host, port and path compared, case and default ports normalised) or
+// when the root names none. CC builds every job Location and pagination link from that URL, not
+// from the host a client used, so a client on another name (an IP, an internal alias) is handed
+// links it must refuse. Otherwise kFailedPrecondition, reason "ApiUrlMismatch", whose message
+// names both URLs and the one to configure.
+base::Status CheckApiUrl(std::string_view api_url, std::string_view self);
 
 struct UaaToken {
   std::string access_token;
@@ -85,8 +96,9 @@ class UaaClient {
   UaaClient(const UaaClient&) = delete;
   UaaClient& operator=(const UaaClient&) = delete;
 
-  // The endpoints from the API root; fetched once, then cached. Failures are not cached.
-  base::Result<Endpoints> Discover();
+  // The endpoints from the API root; fetched once, then cached (`fresh`: fetched again).
+  // Failures are not cached.
+  base::Result<Endpoints> Discover(bool fresh = false);
 
   // A valid access token (without the "bearer " prefix), cached or freshly fetched.
   base::Result<std::string> AccessToken();

@@ -130,6 +130,10 @@ StepOutcome CcFailure(const StepContext& ctx, std::string_view step, std::string
                       const std::string& what) {
   LogCcError(ctx, step, call, s);
   if (Retryable(s)) return StepOutcome::Error(s);
+  if (s.reason() == "ApiUrlMismatch") {  // cf::CheckApiUrl: the operator's CF_API_URL
+    return StepOutcome::Fail(what + ": the broker's CF_API_URL is not the URL Cloud Foundry calls itself, so the broker "
+                                    "refuses to clone; ask your operator (the broker log names the URL to configure)");
+  }
   switch (s.code()) {
     case Code::kPermissionDenied:
       return StepOutcome::Fail(what +

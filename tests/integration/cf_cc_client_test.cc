@@ -349,6 +349,30 @@ TEST_SUITE("cf::CcClient") {
     CHECK(env.Count("POST", "/oauth/token") == 2);
   }
 
+  // CC renders links.self.href and every Location from its configured external URL
+  // (app/controllers/runtime/root_controller.rb, lib/cloud_controller/url_helpers or presenters).
+  TEST_CASE("a CF_API_URL that is not the URL CC calls itself fails every call, at the first token and at each refresh") {
+    Env env;
+    TestClock clock;
+    CcClient cc(env.PasswordOptions(), &clock);
+    REQUIRE(cc.GetApp(env.demo.app_guid).ok());
+    CHECK(cc.CheckApiUrl().ok());
+    // CC's external URL changes (the operator moved the system domain): the next token fetch sees it.
+    const std::string moved = "http://localhost:" + std::to_string(env.fake.port());
+    env.fake.UpdateKnobs([&](Fake::Knobs& k) { k.location_base = moved; });
+    const base::Status check = cc.CheckApiUrl();
+    CHECK(check.reason() == "ApiUrlMismatch");
+    CHECK(check.message().find("set CF_API_URL=" + moved) != std::string::npos);
+    REQUIRE(cc.GetApp(env.demo.app_guid).ok());  // the token is still fresh
+    clock.Advance(std::chrono::seconds(560));    // inside the margin: a refresh, which checks again
+    const auto app = cc.GetApp(env.demo.app_guid);
+    REQUIRE_FALSE(app.ok());
+    CHECK(app.status().code() == base::Code::kFailedPrecondition);
+    CHECK(app.status().reason() == "ApiUrlMismatch");
+    CHECK(env.fake.Calls("GET", "/v3/apps/:guid").size() == 2);  // the refused call never reached CC
+    CHECK(env.logs.Contains("cf.api_url_mismatch"));
+  }
+
   TEST_CASE("password grant: an expired access token is renewed with the refresh token") {
     Env env;
     SUBCASE("when CC rejects it early (401)") {
@@ -476,7 +500,11 @@ TEST_SUITE("cf::CcClient") {
     Env env;
     Fake elsewhere;
     elsewhere.Start();
-    env.fake.UpdateKnobs([&](Fake::Knobs& k) { k.location_base = elsewhere.base_url(); });
+    const std::string own = env.fake.base_url();  // the root agrees with CF_API_URL: the Location guard alone
+    env.fake.UpdateKnobs([&](Fake::Knobs& k) {
+      k.location_base = elsewhere.base_url();
+      k.root_self_href = own;
+    });
     CcClient cc(env.Options());
 
     const auto job = cc.DeleteApp(env.demo.app_guid);
@@ -497,9 +525,11 @@ TEST_SUITE("cf::CcClient") {
     Env env;
     Fake elsewhere;
     elsewhere.Start();
+    const std::string own = env.fake.base_url();
     env.fake.UpdateKnobs([&](Fake::Knobs& k) {
       k.per_page_override = 1;
       k.location_base = elsewhere.base_url();
+      k.root_self_href = own;
     });
     CcClient cc(env.Options());
     const auto bindings = cc.ListAppBindings(env.demo.app_guid);

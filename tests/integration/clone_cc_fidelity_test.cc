@@ -177,6 +177,26 @@ TEST_SUITE("clone::Engine and Cloud Controller's rules") {
     for (const auto& e : t.fake.Journal()) CHECK(e.path.find("/v3/processes/" + clones.front().guid) == std::string::npos);
   }
 
+  // CC builds links.self.href and every job Location from its external URL
+  // (app/controllers/runtime/root_controller.rb): a broker on another URL refuses to clone.
+  TEST_CASE("a CF_API_URL that is not the URL CC calls itself: startup says which to set, and binds are refused") {
+    CloneHarness t([](Fake& f) {
+      const std::string own = "http://localhost:" + std::to_string(f.port());
+      f.UpdateKnobs([&](Fake::Knobs& k) { k.location_base = own; });
+    });
+    t.Provision();
+    const std::string bid = BindingId(5);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneHarness::State(op) == "failed");
+    CHECK(CloneHarness::Description(op).find("CF_API_URL is not the URL Cloud Foundry calls itself") !=
+          std::string::npos);
+    CHECK(t.fake.Calls("POST", "/v3/apps").empty());
+    CHECK(t.fake.Calls("GET", "/v3/apps/:guid").empty());
+    CHECK(CloneHarness::Eventually([&] { return t.broker->Log().find("main.cf_api_url_mismatch") != std::string::npos; }));
+    const std::string log = t.broker->Log();
+    CHECK(log.find("set CF_API_URL=http://localhost:" + std::to_string(t.fake.port())) != std::string::npos);
+  }
+
   TEST_CASE("a source with an unlimited log rate is cloned with the plan's cap") {
     CloneHarness t;  // the demo app's web process logs without limit (-1)
     t.Provision();

@@ -626,14 +626,16 @@ TEST_SUITE("testing::FakeCloudController") {
                  422, 10008, "CF-UnprocessableEntity");
   }
 
-  TEST_CASE("fake CC droplet copy errors: unknown source 404, unknown app 422, lifecycle mismatch 422") {
+  // Unknown source or app: 404 (app/controllers/v3/droplets_controller.rb create_copy); lifecycle
+  // mismatch: 422 (app/actions/droplet_copy.rb).
+  TEST_CASE("fake CC droplet copy errors: unknown source 404, unknown app 404, lifecycle mismatch 422") {
     FakeCc t;
     const std::string docker_clone = t.CreateClone("docker-clone", "docker");
     const std::string body = R"({"relationships":{"app":{"data":{"guid":")" + docker_clone + R"("}}}})";
     CheckCcError(t.Post("/v3/droplets?source_guid=nope", body), 404, 10010, "CF-ResourceNotFound");
     CheckCcError(t.Post("/v3/droplets?source_guid=" + t.SourceDroplet(), body), 422, 10008, "CF-UnprocessableEntity");
     CheckCcError(t.Post("/v3/droplets?source_guid=" + t.SourceDroplet(), R"({"relationships":{"app":{"data":{"guid":"nope"}}}})"),
-                 422, 10008, "CF-UnprocessableEntity");
+                 404, 10010, "CF-ResourceNotFound");
   }
 
   TEST_CASE("fake CC docker droplet copy is STAGED at once and carries the image") {
@@ -929,7 +931,7 @@ TEST_SUITE("testing::FakeCloudController") {
     };
     CheckCcError(bind(t.demo.mysql_instance_guid, t.demo.app_guid), 422, 10008, "CF-UnprocessableEntity");
     CHECK(Str(bind(t.demo.mysql_instance_guid, t.demo.app_guid).Json(), "/errors/0/detail") ==
-          "The app is already bound to the service instance.");
+          "The app is already bound to the service instance");  // app/actions/service_credential_binding_app_create.rb
     CheckCcError(bind("nope", t.demo.app_guid), 422, 10008, "CF-UnprocessableEntity");
     const std::string other_space = t.fake.AddSpace("other", t.demo.org_guid);
     const std::string far_app = t.fake.AddApp({.name = "far", .space_guid = other_space});
@@ -1237,7 +1239,7 @@ TEST_SUITE("testing::FakeCloudController") {
   TEST_CASE("fake CC journal records method, path, decoded query, body, Authorization, time and status in order") {
     FakeCc t;
     const auto before = std::chrono::system_clock::now() - std::chrono::seconds(1);
-    t.Get("/v3/apps?label_selector=a%2Fb%3Dc&per_page=10");
+    t.Get("/v3/apps?label_selector=a.example%2Fb%3Dc&per_page=10");
     const std::string clone = t.CreateClone();
     t.Patch("/v3/processes/" + clone, R"({"health_check":{"type":"process"}})");
     const auto j = t.fake.Journal();
@@ -1245,8 +1247,8 @@ TEST_SUITE("testing::FakeCloudController") {
     CHECK(j[0].method == "GET");
     CHECK(j[0].path == "/v3/apps");
     CHECK(j[0].route == "/v3/apps");
-    CHECK(j[0].query == "label_selector=a%2Fb%3Dc&per_page=10");
-    CHECK(j[0].query_params.at("label_selector") == "a/b=c");
+    CHECK(j[0].query == "label_selector=a.example%2Fb%3Dc&per_page=10");
+    CHECK(j[0].query_params.at("label_selector") == "a.example/b=c");
     CHECK(j[0].authorization == "bearer " + t.token);
     CHECK(j[0].status == 200);
     CHECK(j[0].at >= before);

@@ -24,6 +24,7 @@
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -340,98 +341,198 @@ struct LabelRequirement {
 
 bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
-// A label name or value: alphanumerics with '-', '_', '.' inside, at most 63 characters.
-bool ValidLabelName(std::string_view name) {
-  if (name.empty() || name.size() > 63 || !IsAlnum(name.front()) || !IsAlnum(name.back())) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
+// Characters of a UTF-8 string, as Ruby's String#size counts them.
+std::size_t Utf8Length(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-bool ValidLabelValue(std::string_view value) { return value.empty() || ValidLabelName(value); }
-
-// "prefix/name" or "name"; the prefix is a DNS subdomain of at most 253 characters.
-bool ValidLabelKey(std::string_view key) {
-  const std::size_t slash = key.find('/');
-  if (slash == std::string_view::npos) return ValidLabelName(key);
-  const std::string_view prefix = key.substr(0, slash);
-  if (prefix.empty() || prefix.size() > 253) return false;
-  for (const std::string& part : SplitList(prefix, '.')) {
-    const auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    if (part.empty() || !lower_alnum(part.front()) || !lower_alnum(part.back())) return false;
-    if (!std::all_of(part.begin(), part.end(), [&](char c) { return lower_alnum(c) || c == '-'; })) return false;
+// The first `n` characters of a UTF-8 string (Ruby's s[0...n]).
+std::string Utf8Prefix(std::string_view s, std::size_t n) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == n) return std::string(s.substr(0, i));
   }
-  return ValidLabelName(key.substr(slash + 1));
+  return std::string(s);
 }
 
-// "key in (a,b)" / "key notin (a,b)": the key, the operator and the raw list, or nullopt.
-std::optional<std::tuple<std::string, std::string, std::string>> SplitSetRequirement(const std::string& p) {
-  const std::size_t space = p.find_first_of(" \t");
-  if (space == std::string::npos || p.back() != ')') return std::nullopt;
-  const std::string rest = Trim(std::string_view(p).substr(space));
-  for (const char* op : {"notin", "in"}) {
-    const std::string_view o(op);
-    if (rest.compare(0, o.size(), o) != 0) continue;
-    const std::string list = Trim(std::string_view(rest).substr(o.size()));
-    if (list.size() < 2 || list.front() != '(') return std::nullopt;
-    return std::make_tuple(p.substr(0, space), std::string(op), list.substr(1, list.size() - 2));
+// Rails' String#blank?: empty or whitespace only.
+bool Blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+// ---- Metadata keys and values: app/messages/metadata_validator_helper.rb (key_error, value_error) ----
+
+// lib/cloud_controller/domain_decorator.rb DOMAIN_REGEX, case-insensitive: labels of [a-z0-9-] (at
+// most 63, starting and ending alphanumeric) joined by '.', AT LEAST TWO labels (one dot). Its `\Z`
+// also accepts one trailing newline.
+bool MatchesDomainRegex(std::string_view s) {
+  if (!s.empty() && s.back() == '\n') s.remove_suffix(1);
+  const std::vector<std::string> parts = SplitList(s, '.');
+  if (parts.size() < 2) return false;
+  for (const std::string& p : parts) {
+    if (p.empty() || p.size() > 63 || !IsAlnum(p.front()) || !IsAlnum(p.back())) return false;
+    if (!std::all_of(p.begin(), p.end(), [](char c) { return IsAlnum(c) || c == '-'; })) return false;
+  }
+  return true;
+}
+
+// INVALID_CHAR_REGEX /[^\w\-.]/ (Ruby's \w is ASCII [A-Za-z0-9_]).
+bool MetadataChars(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.'; });
+}
+
+// ALPHANUMERIC_START_END_REGEX /\A(?=[a-zA-Z\d]).*[a-zA-Z\d]\z/.
+bool StartsEndsAlnum(std::string_view s) { return !s.empty() && IsAlnum(s.front()) && IsAlnum(s.back()); }
+
+// MetadataValidatorHelper#key_error: nullopt when valid, else CC's message (the MetadataError text).
+// The prefix/name split is MetadataHelpers.extract_prefix (app/models/helpers/metadata_helpers.rb):
+// Ruby's split('/'), which drops trailing empty parts ("a.b/" has the name "").
+std::optional<std::string> MetadataKeyError(std::string_view key) {
+  std::optional<std::string> prefix;
+  std::string name(key);
+  if (key.find('/') != std::string_view::npos) {
+    std::vector<std::string> parts = SplitList(key, '/');
+    while (!parts.empty() && parts.back().empty()) parts.pop_back();
+    if (!parts.empty()) prefix = parts[0];
+    name = parts.size() > 1 ? parts[1] : "";
+  }
+  if (Blank(key)) return "key cannot be empty string";
+  if (std::count(key.begin(), key.end(), '/') > 1) return "key has more than one '/'";
+  if (prefix && !MatchesDomainRegex(*prefix)) return "prefix '" + *prefix + "' must be in valid dns format";
+  if (prefix && Utf8Length(*prefix) > 253) return "prefix '" + Utf8Prefix(*prefix, 8) + "...' is greater than 253 characters";
+  if (prefix && Lower(*prefix) == "cloudfoundry.org") return "prefix 'cloudfoundry.org' is reserved";
+  if (Blank(name)) return "key cannot be empty string";
+  if (!MetadataChars(name)) return "'" + name + "' contains invalid characters";
+  if (!StartsEndsAlnum(name)) return "'" + name + "' starts or ends with invalid characters";
+  if (Utf8Length(name) > 63) return "'" + Utf8Prefix(name, 8) + "...' is greater than 63 characters";
+  return std::nullopt;
+}
+
+// MetadataValidatorHelper#value_error (label values; "" is valid).
+std::optional<std::string> MetadataValueError(std::string_view value) {
+  if (value.empty()) return std::nullopt;
+  const std::string v(value);
+  if (!MetadataChars(v)) return "'" + v + "' contains invalid characters";
+  if (!StartsEndsAlnum(v)) return "'" + v + "' starts or ends with invalid characters";
+  if (Utf8Length(v) > 63) return "'" + Utf8Prefix(v, 8) + "...' is greater than 63 characters";
+  return std::nullopt;
+}
+
+// ---- Label selectors: app/messages/list_message.rb (parse_label_selector) with the patterns of
+// app/models/helpers/metadata_helpers.rb, validated by
+// app/messages/validators/label_selector_requirement_validator.rb. ----
+
+// The requirements, or CC's messages for what is wrong (see ParseSelector for the answer).
+struct SelectorParse {
+  std::vector<LabelRequirement> requirements;
+  std::vector<std::string> errors;
+};
+
+// REQUIREMENT_SPLITTER /(?:\(.*?\)|[^,])+/ scanned over the selector: runs of non-commas, where a
+// parenthesised group (up to the first ')') may hold commas.
+std::vector<std::string> SplitRequirements(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size()) {
+      if (s[j] == '(') {
+        const std::size_t close = s.find(')', j + 1);
+        const std::size_t nl = s.find('\n', j + 1);
+        if (close != std::string_view::npos && (nl == std::string_view::npos || nl > close)) {
+          j = close + 1;
+          continue;
+        }
+      }
+      if (s[j] == ',') break;
+      ++j;
+    }
+    if (j > i) out.emplace_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+bool KeyChars(std::string_view s) {  // KEY_CHARACTERS %r{[\w\-._/]+}
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return IsAlnum(c) || c == '_' || c == '-' || c == '.' || c == '/';
+  });
+}
+
+// One requirement by the first of IN, NOT_IN, EQUAL, NOT_EQUAL, EXISTS, NOT_EXISTS that matches;
+// nullopt when none does. Values are Ruby's values.split(',') (no trimming).
+std::optional<LabelRequirement> ParseRequirement(const std::string& r) {
+  if (r.find('\n') != std::string::npos) return std::nullopt;  // `.` never matches a newline
+  const auto split_values = [](std::string_view v) {
+    std::vector<std::string> parts = SplitList(v, ',');
+    while (!parts.empty() && parts.back().empty()) parts.pop_back();
+    return parts;
+  };
+  for (const auto& [word, op] : {std::pair<std::string, LabelRequirement::Op>{" in (", LabelRequirement::Op::kIn},
+                                 std::pair<std::string, LabelRequirement::Op>{" notin (", LabelRequirement::Op::kNotIn}}) {
+    const std::size_t at = r.find(word);
+    if (r.empty() || r.back() != ')' || at == std::string::npos || at + word.size() > r.size() - 1) continue;
+    LabelRequirement q;
+    q.op = op;
+    q.key = r.substr(0, at);
+    q.values = split_values(std::string_view(r).substr(at + word.size(), r.size() - 1 - at - word.size()));
+    return q;
+  }
+  std::size_t k = 0;
+  while (k < r.size() && KeyChars(std::string_view(r).substr(k, 1))) ++k;
+  const std::string key = r.substr(0, k);
+  const std::string_view rest = std::string_view(r).substr(k);
+  LabelRequirement q;
+  q.key = key;
+  if (!key.empty() && !rest.empty() && rest[0] == '=') {
+    q.op = LabelRequirement::Op::kEquals;
+    q.values = split_values(rest.substr(rest.size() > 1 && rest[1] == '=' ? 2 : 1));
+    return q;
+  }
+  if (!key.empty() && rest.substr(0, 2) == "!=") {
+    q.op = LabelRequirement::Op::kNotEquals;
+    q.values = split_values(rest.substr(2));
+    return q;
+  }
+  if (!key.empty() && rest.empty()) {
+    q.op = LabelRequirement::Op::kExists;
+    return q;
+  }
+  if (r.size() > 1 && r[0] == '!' && KeyChars(std::string_view(r).substr(1))) {
+    q.op = LabelRequirement::Op::kNotExists;
+    q.key = r.substr(1);
+    return q;
   }
   return std::nullopt;
 }
 
-std::optional<std::vector<LabelRequirement>> ParseLabelSelector(std::string_view selector) {
-  // Split on commas outside parentheses.
-  std::vector<std::string> parts;
-  int depth = 0;
-  std::string cur;
-  for (const char c : selector) {
-    if (c == '(') ++depth;
-    if (c == ')') --depth;
-    if (depth < 0) return std::nullopt;
-    if (c == ',' && depth == 0) {
-      parts.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
+SelectorParse ParseLabelSelector(std::string_view selector) {
+  SelectorParse out;
+  const std::vector<std::string> raw = SplitRequirements(selector);
+  if (raw.empty()) {
+    out.errors.push_back("Missing label_selector value");
+    return out;
   }
-  if (depth != 0) return std::nullopt;
-  parts.push_back(cur);
-
-  std::vector<LabelRequirement> reqs;
-  for (const std::string& raw : parts) {
-    const std::string p = Trim(raw);
-    if (p.empty()) return std::nullopt;
-    LabelRequirement r;
-    if (p[0] == '!') {
-      r.op = LabelRequirement::Op::kNotExists;
-      r.key = Trim(std::string_view(p).substr(1));
-    } else if (const auto set = SplitSetRequirement(p)) {
-      const auto& [key, op, list] = *set;
-      r.op = op == "in" ? LabelRequirement::Op::kIn : LabelRequirement::Op::kNotIn;
-      r.key = key;
-      for (const std::string& v : SplitList(list, ',')) r.values.push_back(Trim(v));
-    } else if (const std::size_t ne = p.find("!="); ne != std::string::npos) {
-      r.op = LabelRequirement::Op::kNotEquals;
-      r.key = Trim(std::string_view(p).substr(0, ne));
-      r.values.push_back(Trim(std::string_view(p).substr(ne + 2)));
-    } else if (const std::size_t eq = p.find('='); eq != std::string::npos) {
-      const std::size_t vstart = p.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1;
-      r.op = LabelRequirement::Op::kEquals;
-      r.key = Trim(std::string_view(p).substr(0, eq));
-      r.values.push_back(Trim(std::string_view(p).substr(vstart)));
-    } else {
-      r.op = LabelRequirement::Op::kExists;
-      r.key = p;
-    }
-    if (!ValidLabelKey(r.key)) return std::nullopt;
-    for (const std::string& v : r.values) {
-      if (!ValidLabelValue(v)) return std::nullopt;
-    }
-    if ((r.op == LabelRequirement::Op::kIn || r.op == LabelRequirement::Op::kNotIn) && r.values.empty()) {
-      return std::nullopt;
-    }
-    reqs.push_back(std::move(r));
+  if (raw.size() > 50) {
+    out.errors.push_back("Too many label_selector requirements (maximum is 50)");
+    return out;
   }
-  return reqs;
+  for (const std::string& r : raw) {
+    const std::optional<LabelRequirement> q = ParseRequirement(r);
+    if (!q) {
+      out.errors.push_back("Invalid label_selector value");
+      continue;
+    }
+    std::optional<std::string> error = MetadataKeyError(q->key);
+    for (std::size_t i = 0; !error && i < q->values.size(); ++i) error = MetadataValueError(q->values[i]);
+    if (error) {
+      out.errors.push_back(*error);
+      continue;
+    }
+    out.requirements.push_back(*q);
+  }
+  return out;
 }
 
 bool SelectorMatches(const std::vector<LabelRequirement>& reqs, const std::map<std::string, std::string>& labels) {
@@ -550,49 +651,225 @@ std::optional<std::string> ScalarText(const rapidjson::Value& v) {
   return std::nullopt;
 }
 
-// Validates and applies `metadata: {labels: {...}, annotations: {...}}` (null values delete).
-std::optional<Reply> ApplyMetadata(const rapidjson::Value* metadata, std::map<std::string, std::string>* labels,
-                                   std::map<std::string, std::string>* annotations) {
-  if (metadata == nullptr) return std::nullopt;
-  if (!metadata->IsObject()) return Unprocessable("Metadata must be an object");
-  if (auto bad = RejectUnknownFields(*metadata, {"labels", "annotations"})) return bad;
-  std::map<std::string, std::string> new_labels = *labels;
-  std::map<std::string, std::string> new_annotations = *annotations;
-  if (const rapidjson::Value* l = Member(*metadata, "labels")) {
-    if (!l->IsObject()) return Unprocessable("Metadata labels must be an object");
-    for (auto it = l->MemberBegin(); it != l->MemberEnd(); ++it) {
-      const std::string key(it->name.GetString(), it->name.GetStringLength());
-      if (!ValidLabelKey(key)) return Unprocessable("Metadata label key error: '" + key + "' is not a valid key");
-      if (StartsWith(key, "cloudfoundry.org/")) {
-        return Unprocessable("Metadata label key error: prefix 'cloudfoundry.org' is reserved");
+// ---- CC message validation ------------------------------------------------------------------------
+//
+// A CC V3 message (app/messages/*.rb, ActiveModel) collects every error its validators add, in the
+// order they are declared (a parent class's first), and the controller answers
+// `unprocessable!(message.errors.full_messages)`: 422 10008 CF-UnprocessableEntity whose detail is
+// the full messages joined with ", " (app/controllers/v3/application_controller.rb; an Array
+// argument is joined that way in lib/cloud_controller/errors/api_error.rb; errors/v2.yml 10008
+// "%s"). A full message is the humanized attribute, a space and the message ("Lifecycle type must
+// be a string"); errors on :base are the bare message.
+struct Errors {
+  std::vector<std::string> list;
+  void Add(std::string message) { list.push_back(std::move(message)); }
+  bool ok() const { return list.empty(); }
+  Reply Refusal() const { return Unprocessable(Join(list, ", ")); }
+};
+
+// Ruby's `to_s` of a parsed JSON value (nil is "").
+std::string RubyToS(const rapidjson::Value& v) {
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (v.IsNull()) return "";
+  if (v.IsBool()) return v.GetBool() ? "true" : "false";
+  return Serialize(v);
+}
+
+// Rails' Object#present? of a parsed JSON value.
+bool Present(const rapidjson::Value* v) {
+  if (v == nullptr || v->IsNull() || v->IsFalse()) return false;
+  if (v->IsString()) return !Blank(std::string_view(v->GetString(), v->GetStringLength()));
+  if (v->IsObject()) return v->MemberCount() > 0;
+  if (v->IsArray()) return !v->Empty();
+  return true;
+}
+
+// NoAdditionalKeysValidator (app/messages/base_message.rb): one :base error naming every unknown key.
+void UnknownFieldErrors(const rapidjson::Value& obj, std::initializer_list<const char*> allowed, Errors* e) {
+  if (!obj.IsObject()) return;
+  std::vector<std::string> unknown;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string name(it->name.GetString(), it->name.GetStringLength());
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; })) unknown.push_back(name);
+  }
+  if (!unknown.empty()) e->Add("Unknown field(s): '" + Join(unknown, "', '") + "'");
+}
+
+// StringValidator + LengthValidator (`string: true, length: {in: min..max, message: ...}`,
+// app/messages/validators.rb; ActiveModel measures `to_s` of a non-string). `v` nullptr or null:
+// allow_nil.
+void StringLengthErrors(const rapidjson::Value* v, const std::string& attr, std::size_t min, std::size_t max,
+                        const std::string& length_message, Errors* e) {
+  if (v == nullptr || v->IsNull()) return;
+  if (!v->IsString()) e->Add(attr + " must be a string");
+  const std::size_t n = Utf8Length(RubyToS(*v));
+  if (n < min || n > max) e->Add(attr + " " + length_message);
+}
+
+// ActiveModel's numericality validator with only_integer (`numericality: {only_integer: true,
+// greater_than[_or_equal_to]: N, less_than_or_equal_to: MAX}, allow_nil: true`). Stores the value in
+// *out when it is valid.
+void IntegerErrors(const rapidjson::Value* v, const std::string& attr, std::optional<std::int64_t> greater_than,
+                   std::optional<std::int64_t> at_least, std::int64_t at_most, Errors* e, std::optional<std::int64_t>* out) {
+  if (v == nullptr || v->IsNull()) return;
+  std::int64_t n = 0;
+  if (v->IsInt64()) {
+    n = v->GetInt64();
+  } else if (v->IsUint64()) {
+    e->Add(attr + " must be less than or equal to " + std::to_string(at_most));
+    return;
+  } else if (v->IsDouble()) {
+    e->Add(attr + " must be an integer");
+    return;
+  } else if (v->IsString()) {
+    const std::string s = v->GetString();
+    const std::string digits = !s.empty() && (s[0] == '+' || s[0] == '-') ? s.substr(1) : s;
+    if (digits.empty() || digits.size() > 18 || !AllDigits(digits)) {
+      char* end = nullptr;
+      std::strtod(s.c_str(), &end);
+      const bool number = !s.empty() && end != nullptr && *end == '\0';
+      e->Add(attr + (number ? " must be an integer" : " is not a number"));
+      return;
+    }
+    n = std::stoll(s);
+  } else {
+    e->Add(attr + " is not a number");
+    return;
+  }
+  if (greater_than && n <= *greater_than) {
+    e->Add(attr + " must be greater than " + std::to_string(*greater_than));
+  } else if (at_least && n < *at_least) {
+    e->Add(attr + " must be greater than or equal to " + std::to_string(*at_least));
+  } else if (n > at_most) {
+    e->Add(attr + " must be less than or equal to " + std::to_string(at_most));
+  } else {
+    *out = n;
+  }
+}
+
+constexpr std::int64_t kMaxDbInt = 2147483647;             // BaseMessage::MAX_DB_INT
+constexpr std::int64_t kMaxDbBigint = 9223372036854775807;  // BaseMessage::MAX_DB_BIGINT
+
+// app/messages/validators/metadata_validator.rb, on a message's `metadata` (present in the body).
+void MetadataErrors(const rapidjson::Value& metadata, Errors* e) {
+  if (!metadata.IsObject()) {
+    e->Add("Metadata must be an object");
+    return;
+  }
+  std::vector<std::string> unexpected;
+  for (auto it = metadata.MemberBegin(); it != metadata.MemberEnd(); ++it) {
+    const std::string name(it->name.GetString(), it->name.GetStringLength());
+    if (name != "labels" && name != "annotations") unexpected.push_back("'" + name + "'");
+  }
+  if (!unexpected.empty()) e->Add("Metadata has unexpected field(s): " + Join(unexpected, " "));
+  const rapidjson::Value* labels = Member(metadata, "labels");
+  if (labels != nullptr && !labels->IsNull() && !labels->IsFalse()) {
+    if (!labels->IsObject()) {
+      e->Add("Metadata 'labels' is not an object");
+    } else {
+      for (auto it = labels->MemberBegin(); it != labels->MemberEnd(); ++it) {
+        const std::string key(it->name.GetString(), it->name.GetStringLength());
+        if (auto err = MetadataKeyError(key)) e->Add("Metadata label key error: " + *err);
+        if (auto err = MetadataValueError(RubyToS(it->value))) e->Add("Metadata label value error: " + *err);
       }
-      if (it->value.IsNull()) {
-        new_labels.erase(key);
-        continue;
-      }
-      if (!it->value.IsString() || !ValidLabelValue(it->value.GetString())) {
-        return Unprocessable("Metadata label value error: the value of '" + key + "' is not a valid label value");
-      }
-      new_labels[key] = it->value.GetString();
     }
   }
-  if (const rapidjson::Value* a = Member(*metadata, "annotations")) {
-    if (!a->IsObject()) return Unprocessable("Metadata annotations must be an object");
-    for (auto it = a->MemberBegin(); it != a->MemberEnd(); ++it) {
-      const std::string key(it->name.GetString(), it->name.GetStringLength());
-      if (!ValidLabelKey(key)) return Unprocessable("Metadata annotations key error: '" + key + "' is not valid");
-      if (it->value.IsNull()) {
-        new_annotations.erase(key);
-        continue;
+  const rapidjson::Value* annotations = Member(metadata, "annotations");
+  if (annotations != nullptr && !annotations->IsNull() && !annotations->IsFalse()) {
+    if (!annotations->IsObject()) {
+      e->Add("Metadata 'annotations' is not an object");
+    } else {
+      for (auto it = annotations->MemberBegin(); it != annotations->MemberEnd(); ++it) {
+        const std::string key(it->name.GetString(), it->name.GetStringLength());
+        // The key is only checked when the value is present (a null deletes the annotation).
+        if (auto err = MetadataKeyError(key); err && Present(&it->value)) e->Add("Metadata annotation key error: " + *err);
+        if (it->value.IsString() && Utf8Length(it->value.GetString()) > 5000) {
+          e->Add("Metadata annotation value error: '" + Utf8Prefix(it->value.GetString(), 8) +
+                 "...' is greater than 5000 characters");
+        }
       }
-      if (!it->value.IsString() || it->value.GetStringLength() > 5000) {
-        return Unprocessable("Metadata annotations value error: '" + key + "' must be a string of at most 5000");
-      }
-      new_annotations[key] = it->value.GetString();
     }
   }
-  *labels = std::move(new_labels);
-  *annotations = std::move(new_annotations);
+}
+
+// The metadata of a validated message applied (app/actions/labels_update.rb,
+// annotations_update.rb): a null value deletes the key.
+void ApplyMetadata(const rapidjson::Value* metadata, std::map<std::string, std::string>* labels,
+                   std::map<std::string, std::string>* annotations) {
+  if (metadata == nullptr || !metadata->IsObject()) return;
+  for (const auto& [field, target] : {std::pair{"labels", labels}, std::pair{"annotations", annotations}}) {
+    const rapidjson::Value* m = Member(*metadata, field);
+    if (m == nullptr || !m->IsObject()) continue;
+    for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
+      const std::string key(it->name.GetString(), it->name.GetStringLength());
+      if (it->value.IsNull()) {
+        target->erase(key);
+      } else {
+        (*target)[key] = RubyToS(it->value);
+      }
+    }
+  }
+}
+
+// ActiveSupport's String#humanize of a relationship name: "service_instance" -> "Service instance".
+std::string Humanize(std::string s) {
+  std::replace(s.begin(), s.end(), '_', ' ');
+  if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+// `validates :<name>, presence: true, allow_nil: false, to_one_relationship: true` on a
+// relationships message (app/messages/validators.rb ToOneRelationshipValidator, GuidValidator).
+void ToOneErrors(const rapidjson::Value& relationships, const char* name, Errors* e) {
+  const rapidjson::Value* r = Member(relationships, name);
+  const std::string attr = Humanize(name);
+  if (!Present(r)) e->Add(attr + " can't be blank");
+  const auto only_key = [](const rapidjson::Value* obj, const char* key) {
+    return obj != nullptr && obj->IsObject() && obj->MemberCount() == 1 && obj->MemberBegin()->name == key;
+  };
+  const rapidjson::Value* data = only_key(r, "data") ? &r->MemberBegin()->value : nullptr;
+  if (data == nullptr || !(data->IsNull() || only_key(data, "guid"))) {
+    e->Add(attr + " must be structured like this: \"" + name + ": {\"data\": {\"guid\": \"valid-guid\"}}\"");
+    return;
+  }
+  if (data->IsNull()) return;
+  const rapidjson::Value& guid = data->MemberBegin()->value;
+  if (!guid.IsString()) e->Add(attr + " guid must be a string");
+  if (!guid.IsString() || guid.GetStringLength() < 1 || Utf8Length(guid.GetString()) > 200) {
+    e->Add(attr + " guid must be between 1 and 200 characters");
+  }
+}
+
+// RelationshipValidator (app/messages/validators.rb): the relationships message's own errors, each
+// as a "Relationships ..." full message. `no_additional_keys`: that message has a
+// NoAdditionalKeysValidator (checked after `before`'s relationships and before `after`'s).
+void RelationshipErrors(const rapidjson::Value* relationships, std::initializer_list<const char*> before,
+                        std::initializer_list<const char*> after, bool no_additional_keys,
+                        std::initializer_list<const char*> allowed, Errors* e) {
+  if (relationships == nullptr || !relationships->IsObject()) {
+    e->Add("Relationships 'relationships' is not an object");
+    return;
+  }
+  if (relationships->MemberCount() == 0) {
+    e->Add("Relationships 'relationships' must include one or more valid relationships");
+    return;
+  }
+  Errors inner;
+  for (const char* name : before) ToOneErrors(*relationships, name, &inner);
+  if (no_additional_keys) UnknownFieldErrors(*relationships, allowed, &inner);
+  for (const char* name : after) ToOneErrors(*relationships, name, &inner);
+  for (const std::string& m : inner.list) e->Add("Relationships " + m);
+}
+
+// Environment variable names: EnvironmentVariablesValidator and
+// EnvironmentVariablesStringValuesValidator (app/messages/validators.rb); the first rule a name
+// breaks (/\AVCAP_/i, /\AVMC/i - no underscore -, /\APORT\z/i).
+std::optional<std::string> EnvKeyError(const std::string& key) {
+  const std::string lower = Lower(key);
+  if (key.empty()) return "key must be a minimum length of 1";
+  if (StartsWith(lower, "vcap_")) return "cannot start with VCAP_";
+  if (StartsWith(lower, "vmc")) return "cannot start with VMC_";
+  if (lower == "port") return "cannot set PORT";
   return std::nullopt;
 }
 
@@ -899,11 +1176,13 @@ struct FakeCloudController::Impl {
   struct OrgRec {
     std::uint64_t seq = 0;
     std::string guid, name;
+    std::int64_t log_rate_limit = -1;  // its quota's log rate limit; -1: unlimited
     SysClock::time_point created, updated;
   };
   struct SpaceRec {
     std::uint64_t seq = 0;
     std::string guid, name, org_guid;
+    std::int64_t log_rate_limit = -1;  // its space quota's log rate limit; -1: none or unlimited
     SysClock::time_point created, updated;
   };
   struct AppRec {
@@ -1221,7 +1500,7 @@ struct FakeCloudController::Impl {
   std::string Expand(const std::string& tmpl, const AppRec& app) const;
   std::string IssueTokenLocked(const std::string& client_id, const std::string& username,
                                const std::vector<std::string>& scopes, Json::Object* response);
-  std::optional<Reply> ApplyEnv(const rapidjson::Value& vars, std::map<std::string, std::string>* env) const;
+  void ApplyEnv(const rapidjson::Value& vars, std::map<std::string, std::string>* env) const;
   std::string ExcludedBy(const AppRec& app) const;
 
   // ---- Renderers ----
@@ -1243,6 +1522,8 @@ struct FakeCloudController::Impl {
   Reply DoStart(AppRec& app, Call& c);
   void DoStop(AppRec& app);
   Reply DoScale(ProcessRec& p, Call& c);
+  std::vector<std::string> LogRateQuotaErrors(const ProcessRec& before, bool was_started, const ProcessRec& after,
+                                              const std::set<std::string>& started_now) const;
   Reply DoStats(ProcessRec& p, Call& c);
   AppRec* FindApp(const std::string& guid);
   static AppView ToView(const AppRec& a);
@@ -1683,8 +1964,13 @@ std::optional<Reply> FakeCloudController::Impl::ParseInclude(const Call& c, std:
 
 std::optional<Reply> FakeCloudController::Impl::ParseSelector(const Call& c, std::optional<std::vector<LabelRequirement>>* out) const {
   if (!c.Has("label_selector")) return std::nullopt;
-  *out = ParseLabelSelector(c.Query("label_selector"));
-  if (!out->has_value()) return BadQuery("Invalid label_selector value: '" + c.Query("label_selector") + "'");
+  // A list message's label_selector errors are :base errors; the controller answers
+  // invalid_param!(message.errors.full_messages): 400 10005 CF-BadQueryParameter "The query
+  // parameter is invalid: " + the messages joined with ", " (app/messages/metadata_list_message.rb,
+  // app/messages/validators/label_selector_requirement_validator.rb, errors/v2.yml 10005).
+  SelectorParse parsed = ParseLabelSelector(c.Query("label_selector"));
+  if (!parsed.errors.empty()) return BadQuery(Join(parsed.errors, ", "));
+  *out = std::move(parsed.requirements);
   return std::nullopt;
 }
 
@@ -1979,25 +2265,17 @@ std::optional<PendingReport> FakeCloudController::Impl::MakeReport(const AppRec&
   return r;
 }
 
-std::optional<Reply> FakeCloudController::Impl::ApplyEnv(const rapidjson::Value& vars, std::map<std::string, std::string>* env) const {
-  if (!vars.IsObject()) return Unprocessable("Environment variables must be an object");
-  std::map<std::string, std::string> result = *env;
+// Applies validated environment variables: a null deletes, other values are stored as their text.
+void FakeCloudController::Impl::ApplyEnv(const rapidjson::Value& vars, std::map<std::string, std::string>* env) const {
+  if (!vars.IsObject()) return;
   for (auto it = vars.MemberBegin(); it != vars.MemberEnd(); ++it) {
     const std::string key(it->name.GetString(), it->name.GetStringLength());
-    if (key.empty()) return Unprocessable("Environment variables key must be a minimum length of 1");
-    if (StartsWith(Lower(key), "vcap_")) return Unprocessable("Environment variables cannot start with VCAP_");
-    if (StartsWith(Lower(key), "vmc_")) return Unprocessable("Environment variables cannot start with VMC_");
-    if (key == "PORT") return Unprocessable("Environment variables cannot set PORT");
     if (it->value.IsNull()) {
-      result.erase(key);
-      continue;
+      env->erase(key);
+    } else {
+      (*env)[key] = ScalarText(it->value).value_or(Serialize(it->value));
     }
-    const auto text = ScalarText(it->value);
-    if (!text) return Unprocessable("Environment variable '" + key + "' must be a string, number or boolean");
-    result[key] = *text;
   }
-  *env = std::move(result);
-  return std::nullopt;
 }
 
 std::string FakeCloudController::Impl::IssueTokenLocked(const std::string& client_id, const std::string& username,
@@ -2396,7 +2674,8 @@ Json::Object FakeCloudController::Impl::AppIncludes(const std::set<std::string>&
 // log-cache are the fake itself.
 Reply FakeCloudController::Impl::GetRoot(Call&) {
   return JsonReply(200, Json::Object{{"links", Json::Object{
-                                                   {"self", Href(base_url)},
+                                                   {"self", Href(knobs.root_self_href.empty() ? LocationBase()
+                                                                                              : knobs.root_self_href)},
                                                    {"cloud_controller_v2", Json::Object{{"href", Url("/v2")},
                                                                                         {"meta", Json::Object{{"version", "2.260.0"}}}}},
                                                    {"cloud_controller_v3", Json::Object{{"href", Url("/v3")},
@@ -2582,6 +2861,90 @@ bool ParseBody(const std::string& body, rapidjson::Document* d) {
   return !d->HasParseError() && d->IsObject();
 }
 
+// LifecycleValidator (app/messages/validators.rb): the lifecycle data checked by the data message
+// of the lifecycle type - BuildpackLifecycleDataMessage for buildpack and cnb
+// (app/messages/buildpack_lifecycle_data_message.rb), EmptyLifecycleDataMessage for docker
+// (app/messages/empty_lifecycle_data_message.rb) - each error as a "Lifecycle ..." full message.
+// `type` is the requested type (nullptr or not present: the default, buildpack).
+void LifecycleErrors(const rapidjson::Value* type, const rapidjson::Value* data, Errors* e) {
+  const bool absent = type == nullptr || type->IsNull() || type->IsFalse();  // `lifecycle_type || default`
+  const std::string t = absent ? "buildpack" : (type->IsString() ? type->GetString() : "\x01");
+  if (t != "buildpack" && t != "docker" && t != "cnb") {
+    e->Add("Lifecycle type is not included in the list: buildpack, docker, cnb");
+    return;
+  }
+  if (data == nullptr || !data->IsObject()) return;
+  Errors inner;
+  if (t == "docker") {
+    UnknownFieldErrors(*data, {}, &inner);
+  } else {
+    UnknownFieldErrors(*data, {"buildpacks", "stack", "credentials"}, &inner);
+    StringLengthErrors(Member(*data, "stack"), "Stack", 1, 4096, "must be between 1 and 4096 characters", &inner);
+    const rapidjson::Value* bps = Member(*data, "buildpacks");
+    if (bps != nullptr && !bps->IsNull() && !bps->IsArray()) inner.Add("Buildpacks must be an array");
+    const rapidjson::Value* creds = Member(*data, "credentials");
+    if (creds != nullptr && !creds->IsNull() && !creds->IsObject()) inner.Add("Credentials must be an object");
+    if (bps != nullptr && bps->IsArray()) {
+      bool non_string = false, length_error = false;
+      for (const auto& bp : bps->GetArray()) {
+        if (!bp.IsString()) {
+          non_string = true;
+          continue;
+        }
+        if (Blank(bp.GetString()) || Utf8Length(bp.GetString()) > 4096) length_error = true;
+      }
+      if (non_string) inner.Add("Buildpacks can only contain strings");
+      if (length_error) inner.Add("Buildpacks entries must be between 1 and 4096 characters");
+    }
+    if (creds != nullptr && creds->IsObject()) {
+      for (auto it = creds->MemberBegin(); it != creds->MemberEnd(); ++it) {
+        if (!it->value.IsObject()) {
+          inner.Add("Credentials credentials value must be a hash");
+          break;
+        }
+      }
+    }
+  }
+  for (const std::string& m : inner.list) e->Add("Lifecycle " + m);
+}
+
+// The `lifecycle` errors shared by AppCreateMessage and AppUpdateMessage
+// (app/messages/app_create_message.rb, app_update_message.rb): the LifecycleValidator (create: only
+// when a type is given; update: whenever `lifecycle` is), `lifecycle_type` a string when given,
+// `lifecycle_data` an object. Appended by the caller in declaration order, so split in two.
+void LifecycleTypeAndDataErrors(const rapidjson::Value* lifecycle, Errors* e) {
+  if (lifecycle == nullptr) return;
+  const rapidjson::Value* type = Member(*lifecycle, "type");  // HashUtils.dig: nil unless an object
+  if (Present(type) && !type->IsString()) e->Add("Lifecycle type must be a string");
+  const rapidjson::Value* data = Member(*lifecycle, "data");
+  if (data == nullptr || !data->IsObject()) e->Add("Lifecycle data must be an object");
+}
+
+// AppModel#validate (app/models/runtime/app_model.rb) as Sequel reports it: CC's Sequel patch
+// (lib/cloud_controller/db.rb default_validation_helpers_options) makes each helper's message its
+// type, so "name presence" / "name format" (APP_NAME_REGEX /\A[[:alnum:][:punct:][:print:]]+\Z/:
+// no control characters); EnvironmentVariablesValidator's `errors.add(attribute, message: ...)` on
+// a Sequel model stores the keyword Hash, so `environment_variables {:message=>"cannot set PORT"}`.
+// Sequel::ValidationFailed's message is these joined with ", " (answered 422 10008 by
+// app/actions/app_create.rb / app_update.rb InvalidApp).
+std::vector<std::string> AppModelErrors(const std::string& stripped_name, const rapidjson::Value* env) {
+  std::vector<std::string> out;
+  if (stripped_name.empty()) out.push_back("name presence");
+  if (stripped_name.empty() || std::any_of(stripped_name.begin(), stripped_name.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F;
+      })) {
+    out.push_back("name format");
+  }
+  if (env != nullptr && env->IsObject()) {
+    for (auto it = env->MemberBegin(); it != env->MemberEnd(); ++it) {
+      if (auto err = EnvKeyError(std::string(it->name.GetString(), it->name.GetStringLength()))) {
+        out.push_back("environment_variables {:message=>\"" + *err + "\"}");
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Reply FakeCloudController::Impl::ListApps(Call& c) {
@@ -2620,79 +2983,82 @@ Reply FakeCloudController::Impl::ListApps(Call& c) {
   return List<AppRec>(c, page, recs, [&](const AppRec& a) { return AppJson(a); }, inc);
 }
 
+// POST /v3/apps: app/controllers/v3/apps_controller.rb#create, in its order.
 Reply FakeCloudController::Impl::CreateApp(Call& c) {
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"name", "relationships", "lifecycle", "environment_variables", "metadata"})) {
-    return *bad;
-  }
+  // AppCreateMessage (app/messages/app_create_message.rb; MetadataBaseMessage's validator first).
+  Errors e;
+  if (const rapidjson::Value* m = Member(d, "metadata")) MetadataErrors(*m, &e);
+  UnknownFieldErrors(d, {"name", "environment_variables", "relationships", "lifecycle", "metadata"}, &e);
+  RelationshipErrors(Member(d, "relationships"), {"space"}, {}, true, {"space"}, &e);
+  const rapidjson::Value* lifecycle = Member(d, "lifecycle");
+  const rapidjson::Value* type = lifecycle != nullptr ? Member(*lifecycle, "type") : nullptr;
+  const rapidjson::Value* data = lifecycle != nullptr ? Member(*lifecycle, "data") : nullptr;
+  if (lifecycle != nullptr && Present(type)) LifecycleErrors(type, data, &e);
   const rapidjson::Value* name_v = Member(d, "name");
-  if (name_v == nullptr || name_v->IsNull()) return Unprocessable("Name can't be blank");
-  if (!name_v->IsString()) return Unprocessable("Name must be a string");
-  const std::string name(name_v->GetString(), name_v->GetStringLength());
-  if (name.empty()) return Unprocessable("Name can't be blank");
-  if (name.size() > 255) return Unprocessable("Name is too long (maximum is 255 characters)");
-  const auto space_guid = StringAt(d, {"relationships", "space", "data", "guid"});
-  if (!space_guid) {
-    return Unprocessable("Relationships Space must be structured like this: \"space\": {\"data\": {\"guid\": \"valid-guid\"}}");
-  }
-  if (!spaces.count(*space_guid)) return Unprocessable("Invalid space. Ensure that the space exists and you have access to it.");
+  if (name_v == nullptr || !name_v->IsString()) e.Add("Name must be a string");
+  if (name_v != nullptr && Utf8Length(RubyToS(*name_v)) > 255) e.Add("Name is too long (maximum is 255 characters)");
+  const rapidjson::Value* vars = Member(d, "environment_variables");
+  if (vars != nullptr && !vars->IsNull() && !vars->IsObject()) e.Add("Environment variables must be an object");
+  LifecycleTypeAndDataErrors(lifecycle, &e);
+  if (!e.ok()) return e.Refusal();
 
-  Lifecycle lifecycle = Lifecycle::kBuildpack;
+  const auto space_guid = StringAt(d, {"relationships", "space", "data", "guid"});
+  if (!space_guid || !spaces.count(*space_guid)) {
+    return Unprocessable("Invalid space. Ensure that the space exists and you have access to it.");
+  }
+  const std::string type_name = Present(type) ? type->GetString() : "buildpack";  // default_app_lifecycle
+  const Lifecycle lc = *ParseLifecycle(type_name);
+  if (lc == Lifecycle::kDocker && knobs.docker_disabled) return FeatureDisabled("diego_docker");
+  if (lc == Lifecycle::kCnb && knobs.cnb_disabled) return FeatureDisabled("diego_cnb");
+
+  // AppBuildpackLifecycle / AppCNBLifecycle (lib/cloud_controller/diego/lifecycles/): buildpacks
+  // and stack from the data (stack default: the default stack), checked by
+  // BuildpackLifecycleDataValidator (lifecycles/buildpack_lifecycle_data_validator.rb).
   std::vector<std::string> buildpacks;
   std::optional<std::string> stack = "cflinuxfs4";
-  if (const rapidjson::Value* l = Member(d, "lifecycle")) {
-    const auto type = StringAt(*l, {"type"});
-    const auto parsed = type ? ParseLifecycle(*type) : std::nullopt;
-    if (!parsed) return Unprocessable("Lifecycle type must be one of 'buildpack', 'docker', 'cnb'");
-    lifecycle = *parsed;
-    const rapidjson::Value* data = Member(*l, "data");
-    if (data == nullptr || !data->IsObject()) return Unprocessable("Lifecycle data must be an object");
-    if (lifecycle != Lifecycle::kDocker) {
-      if (const rapidjson::Value* bps = Member(*data, "buildpacks"); bps != nullptr && !bps->IsNull()) {
-        if (!bps->IsArray()) return Unprocessable("Buildpacks must be an array");
-        for (const auto& bp : bps->GetArray()) {
-          if (!bp.IsString()) return Unprocessable("Buildpacks can only contain strings");
-          buildpacks.emplace_back(bp.GetString(), bp.GetStringLength());
-        }
-      }
-      if (const rapidjson::Value* s = Member(*data, "stack"); s != nullptr && !s->IsNull()) {
-        if (!s->IsString()) return Unprocessable("Stack must be a string");
-        stack = s->GetString();
-      }
+  if (lc != Lifecycle::kDocker) {
+    if (const rapidjson::Value* bps = data != nullptr ? Member(*data, "buildpacks") : nullptr; bps != nullptr && bps->IsArray()) {
+      for (const auto& bp : bps->GetArray()) buildpacks.emplace_back(bp.GetString(), bp.GetStringLength());
     }
-  }
-  if (lifecycle == Lifecycle::kDocker && knobs.docker_disabled) return FeatureDisabled("diego_docker");
-  if (lifecycle == Lifecycle::kCnb && knobs.cnb_disabled) return FeatureDisabled("diego_cnb");
-  if (lifecycle != Lifecycle::kDocker) {
+    if (const rapidjson::Value* st = data != nullptr ? Member(*data, "stack") : nullptr; st != nullptr && st->IsString()) {
+      stack = st->GetString();
+    }
+    Errors lifecycle_errors;
+    const bool stack_exists = stacks.count(*stack) > 0;
     for (const std::string& bp : buildpacks) {
-      if (knobs.unknown_buildpacks.count(bp)) {
-        return Unprocessable("Buildpack \"" + bp + "\" must be an existing admin buildpack or a valid git URI");
-      }
+      if (!knobs.unknown_buildpacks.count(bp)) continue;
+      lifecycle_errors.Add("Buildpack \"" + bp + "\"" + (stack_exists ? " for stack \"" + *stack + "\"" : "") +
+                           " must be an existing admin buildpack or a valid git URI");
     }
-    if (stack && !stacks.count(*stack)) return Unprocessable("Stack must be an existing stack");
-    if (stack && knobs.restricted_stacks.count(*stack)) {
-      return Unprocessable("Stack '" + *stack + "' cannot be used for staging new applications.");
-    }
+    if (!stack_exists) lifecycle_errors.Add("Stack must be an existing stack");
+    if (!lifecycle_errors.ok()) return lifecycle_errors.Refusal();
   }
-  std::map<std::string, std::string> env, labels, annotations;
-  if (const rapidjson::Value* vars = Member(d, "environment_variables")) {
-    if (auto bad = ApplyEnv(*vars, &env)) return *bad;
-  }
-  if (auto bad = ApplyMetadata(Member(d, "metadata"), &labels, &annotations)) return *bad;
+
+  // AppCreate (app/actions/app_create.rb): the model's validations, then the unique name, then
+  // the stack's state (lib/cloud_controller/stack_state_validator.rb).
+  const std::string name = Trim(name_v->GetString());  // strip_attributes :name
+  if (const auto model = AppModelErrors(name, vars); !model.empty()) return Unprocessable(Join(model, ", "));
   for (const auto& [guid, other] : apps) {
     if (other.space_guid == *space_guid && Lower(other.name) == Lower(name)) {
       return CcError(422, 10016, "CF-UniquenessError", "App with the name '" + name + "' already exists.");
     }
   }
+  if (lc != Lifecycle::kDocker && knobs.restricted_stacks.count(*stack)) {
+    return Unprocessable("ERROR: Staging failed. The stack '" + *stack + "' is 'RESTRICTED' and cannot be used for staging.");
+  }
+  std::map<std::string, std::string> env, labels, annotations;
+  if (vars != nullptr) ApplyEnv(*vars, &env);
+  ApplyMetadata(Member(d, "metadata"), &labels, &annotations);
 
   AppRec a;
   a.seq = NextSeq();
   a.guid = NewGuid("a0000000", a.seq);
   a.name = name;
   a.space_guid = *space_guid;
-  a.lifecycle = lifecycle;
-  if (lifecycle != Lifecycle::kDocker) {
+  a.lifecycle = lc;
+  if (lc != Lifecycle::kDocker) {
     a.buildpacks = buildpacks;
     a.stack = stack;
   }
@@ -2720,39 +3086,77 @@ Reply FakeCloudController::Impl::GetApp(Call& c) {
   return JsonReply(200, json);
 }
 
+// PATCH /v3/apps/:guid: app/controllers/v3/apps_controller.rb#update - the message before the app.
 Reply FakeCloudController::Impl::UpdateApp(Call& c) {
-  AppRec* a = FindApp(c.Param("guid"));
-  if (a == nullptr) return NotFound("App");
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"name", "lifecycle", "metadata"})) return *bad;
-  std::string name = a->name;
-  if (const rapidjson::Value* n = Member(d, "name")) {
-    if (!n->IsString() || n->GetStringLength() == 0) return Unprocessable("Name can't be blank");
-    name = n->GetString();
-    for (const auto& [guid, other] : apps) {
-      if (guid != a->guid && other.space_guid == a->space_guid && Lower(other.name) == Lower(name)) {
-        return CcError(422, 10016, "CF-UniquenessError", "App with the name '" + name + "' already exists.");
+  // AppUpdateMessage (app/messages/app_update_message.rb).
+  Errors e;
+  if (const rapidjson::Value* m = Member(d, "metadata")) MetadataErrors(*m, &e);
+  UnknownFieldErrors(d, {"name", "lifecycle", "metadata"}, &e);
+  const rapidjson::Value* lifecycle = Member(d, "lifecycle");
+  const rapidjson::Value* type = lifecycle != nullptr ? Member(*lifecycle, "type") : nullptr;
+  const rapidjson::Value* data = lifecycle != nullptr ? Member(*lifecycle, "data") : nullptr;
+  if (lifecycle != nullptr) LifecycleErrors(type, data, &e);
+  const rapidjson::Value* name_v = Member(d, "name");
+  if (name_v != nullptr && !name_v->IsNull() && !name_v->IsString()) e.Add("Name must be a string");
+  if (name_v != nullptr && Utf8Length(RubyToS(*name_v)) > 255) e.Add("Name is too long (maximum is 255 characters)");
+  LifecycleTypeAndDataErrors(lifecycle, &e);
+  if (!e.ok()) return e.Refusal();
+
+  AppRec* a = FindApp(c.Param("guid"));
+  if (a == nullptr) return NotFound("App");
+  // AppLifecycleProvider.provide_for_update: the requested type, else the app's.
+  const Lifecycle lc = Present(type) ? *ParseLifecycle(type->GetString()) : a->lifecycle;
+  std::optional<std::string> stack = a->stack;
+  std::vector<std::string> buildpacks = a->buildpacks;
+  if (lc != Lifecycle::kDocker) {
+    // AppBaseLifecycle: the requested stack, else the default stack; BuildpackLifecycleDataValidator.
+    const rapidjson::Value* st = data != nullptr ? Member(*data, "stack") : nullptr;
+    const std::string checked_stack = st != nullptr && st->IsString() ? st->GetString() : "cflinuxfs4";
+    const rapidjson::Value* bps = data != nullptr ? Member(*data, "buildpacks") : nullptr;
+    Errors lifecycle_errors;
+    const bool stack_exists = stacks.count(checked_stack) > 0;
+    if (bps != nullptr && bps->IsArray()) {
+      for (const auto& bp : bps->GetArray()) {
+        if (!knobs.unknown_buildpacks.count(bp.GetString())) continue;
+        lifecycle_errors.Add(std::string("Buildpack \"") + bp.GetString() + "\"" +
+                             (stack_exists ? " for stack \"" + checked_stack + "\"" : "") +
+                             " must be an existing admin buildpack or a valid git URI");
+      }
+    }
+    if (!stack_exists) lifecycle_errors.Add("Stack must be an existing stack");
+    if (!lifecycle_errors.ok()) return lifecycle_errors.Refusal();
+    if (st != nullptr) stack = st->IsString() ? std::optional<std::string>(st->GetString()) : std::nullopt;
+    if (bps != nullptr) {
+      buildpacks.clear();
+      if (bps->IsArray()) {
+        for (const auto& bp : bps->GetArray()) buildpacks.emplace_back(bp.GetString());
       }
     }
   }
-  std::map<std::string, std::string> labels = a->labels, annotations = a->annotations;
-  if (auto bad = ApplyMetadata(Member(d, "metadata"), &labels, &annotations)) return *bad;
-  if (const rapidjson::Value* l = Member(d, "lifecycle")) {
-    const rapidjson::Value* data = Member(*l, "data");
-    if (data != nullptr && a->lifecycle != Lifecycle::kDocker) {
-      if (const auto stack = StringAt(*data, {"stack"})) a->stack = *stack;
-      if (const rapidjson::Value* bps = Member(*data, "buildpacks"); bps != nullptr && bps->IsArray()) {
-        a->buildpacks.clear();
-        for (const auto& bp : bps->GetArray()) {
-          if (bp.IsString()) a->buildpacks.emplace_back(bp.GetString());
-        }
-      }
+  // AppUpdate (app/actions/app_update.rb): the type never changes; the model's validations and its
+  // unique name are InvalidApp, so 422 10008 here (not the 10016 of a create).
+  if (lc != a->lifecycle) {
+    return Unprocessable(std::string("Lifecycle type cannot be changed from ") + LifecycleName(a->lifecycle) + " to " +
+                         LifecycleName(lc));
+  }
+  const std::string name = name_v != nullptr && name_v->IsString() ? Trim(name_v->GetString()) : a->name;
+  if (const auto model = AppModelErrors(name, nullptr); !model.empty()) return Unprocessable(Join(model, ", "));
+  for (const auto& [guid, other] : apps) {
+    if (guid != a->guid && other.space_guid == a->space_guid && Lower(other.name) == Lower(name)) {
+      return Unprocessable("App with the name '" + name + "' already exists.");
     }
   }
+  if (lc != Lifecycle::kDocker && data != nullptr && Member(*data, "stack") != nullptr && stack &&
+      knobs.restricted_stacks.count(*stack)) {
+    // validate_stack_state: an app with no builds is new; the fake's clones are staged by copy.
+    return Unprocessable("ERROR: Staging failed. The stack '" + *stack + "' is 'RESTRICTED' and cannot be used for staging.");
+  }
+  ApplyMetadata(Member(d, "metadata"), &a->labels, &a->annotations);
   a->name = name;
-  a->labels = std::move(labels);
-  a->annotations = std::move(annotations);
+  a->stack = stack;
+  a->buildpacks = buildpacks;
   a->updated = SysClock::now();
   return JsonReply(200, AppJson(*a));
 }
@@ -2773,15 +3177,33 @@ Reply FakeCloudController::Impl::GetAppEnv(Call& c) {
                                                             {"app", Href(self)}}}});
 }
 
+// PATCH /v3/apps/:guid/environment_variables: app/controllers/v3/apps_controller.rb
+// #update_environment_variables (the app first), UpdateEnvironmentVariablesMessage
+// (app/messages/update_environment_variables_message.rb) with
+// EnvironmentVariablesStringValuesValidator (app/messages/validators.rb): one error per bad name,
+// values only strings or null.
 Reply FakeCloudController::Impl::PatchAppEnv(Call& c) {
   AppRec* a = FindApp(c.Param("guid"));
   if (a == nullptr) return NotFound("App");
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"var"})) return *bad;
+  Errors e;
+  UnknownFieldErrors(d, {"var"}, &e);
   const rapidjson::Value* vars = Member(d, "var");
-  if (vars == nullptr) return Unprocessable("Var must be an object");
-  if (auto bad = ApplyEnv(*vars, &a->env)) return *bad;
+  if (vars == nullptr || !vars->IsObject()) {
+    e.Add("Var must be an object");
+  } else {
+    for (auto it = vars->MemberBegin(); it != vars->MemberEnd(); ++it) {
+      const std::string key(it->name.GetString(), it->name.GetStringLength());
+      if (auto err = EnvKeyError(key)) {
+        e.Add("Var " + *err);
+      } else if (!it->value.IsString() && !it->value.IsNull()) {
+        e.Add("Non-string value in environment variable for key '" + key + "', value '" + Serialize(it->value) + "'");
+      }
+    }
+  }
+  if (!e.ok()) return e.Refusal();
+  ApplyEnv(*vars, &a->env);
   a->updated = SysClock::now();
   return GetAppEnv(c);
 }
@@ -2806,19 +3228,23 @@ Reply FakeCloudController::Impl::GetCurrentDropletRelationship(Call& c) {
 
 // Assigning a droplet creates one process per process_types key: web with 1 instance, others 0.
 Reply FakeCloudController::Impl::SetCurrentDroplet(Call& c) {
-  AppRec* a = FindApp(c.Param("guid"));
-  if (a == nullptr) return NotFound("App");
+  // app/controllers/v3/apps_controller.rb#assign_current_droplet: no message class, so no
+  // unknown-field check; a `data` whose guid is null is refused before the app is looked up.
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"data"})) return *bad;
   const auto guid = StringAt(d, {"data", "guid"});
+  if (Member(d, "data") != nullptr && !guid) {
+    return Unprocessable("Current droplet cannot be removed. Replace it with a preferred droplet.");
+  }
+  AppRec* a = FindApp(c.Param("guid"));
+  if (a == nullptr) return NotFound("App");
+  // app/actions/app_assign_droplet.rb: one of the app's droplets, and AppModel's
+  // validate_droplet_is_staged (app/models/runtime/app_model.rb) as Sequel words it.
   const auto droplet = guid ? droplets.find(*guid) : droplets.end();
   if (droplet == droplets.end() || droplet->second.app_guid != a->guid) {
     return Unprocessable("Unable to assign current droplet. Ensure the droplet exists and belongs to this app.");
   }
-  if (droplet->second.state != "STAGED") {
-    return Unprocessable("Unable to assign current droplet: the droplet must be in staged state.");
-  }
+  if (droplet->second.state != "STAGED") return Unprocessable("droplet must be in staged state");
   a->current_droplet = droplet->first;
   a->updated = SysClock::now();
   for (const auto& [type, command] : droplet->second.process_types) {
@@ -2873,8 +3299,25 @@ Reply FakeCloudController::Impl::DoStart(AppRec& a, Call& c) {
   if (a.current_droplet.empty() || !droplets.count(a.current_droplet)) {
     return Unprocessable("Assign a droplet before starting this app.");
   }
+  // app/controllers/v3/apps_controller.rb#start: the lifecycle's feature flag.
+  if (a.lifecycle == Lifecycle::kDocker && knobs.docker_disabled) return FeatureDisabled("diego_docker");
+  if (a.lifecycle == Lifecycle::kCnb && knobs.cnb_disabled) return FeatureDisabled("diego_cnb");
   if (knobs.start_quota_exceeded) return Unprocessable("memory quota_exceeded");
   if (a.state != "STARTED") {
+    // app/actions/app_start.rb updates each process (in creation order) to STARTED in one
+    // transaction; the first one the model refuses fails the start (422) and nothing changes.
+    std::vector<const ProcessRec*> order;
+    for (const auto& [guid, p] : processes) {
+      if (p.app_guid == a.guid) order.push_back(&p);
+    }
+    std::sort(order.begin(), order.end(), [](const ProcessRec* x, const ProcessRec* y) { return x->seq < y->seq; });
+    std::set<std::string> started_now;
+    for (const ProcessRec* p : order) {
+      if (const auto quota = LogRateQuotaErrors(*p, false, *p, started_now); !quota.empty()) {
+        return Unprocessable(Join(quota, ", "));
+      }
+      started_now.insert(p->guid);
+    }
     a.state = "STARTED";
     a.updated = SysClock::now();
     for (auto& [guid, p] : processes) {
@@ -2978,15 +3421,24 @@ Reply FakeCloudController::Impl::CopyDroplet(Call& c) {
   if (!c.Has("source_guid")) return Unprocessable("fake cloud controller: only droplet copy (source_guid) is modeled");
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"relationships"})) return *bad;
-  const auto app_guid = StringAt(d, {"relationships", "app", "data", "guid"});
-  if (!app_guid) {
-    return Unprocessable("Relationships App must be structured like this: \"app\": {\"data\": {\"guid\": \"valid-guid\"}}");
+  // DropletCopyMessage (app/messages/droplet_copy_message.rb): top-level keys only (the
+  // relationships object itself is not checked for unknown keys), `app` an object, its guid a guid.
+  Errors e;
+  UnknownFieldErrors(d, {"relationships"}, &e);
+  const rapidjson::Value* rel_app = Path(d, {"relationships", "app"});
+  if (rel_app == nullptr || !rel_app->IsObject()) e.Add("App must be an object");
+  const rapidjson::Value* guid_v = rel_app != nullptr ? Path(*rel_app, {"data", "guid"}) : nullptr;
+  if (guid_v == nullptr || !guid_v->IsString()) e.Add("App guid must be a string");
+  if (guid_v == nullptr || !guid_v->IsString() || guid_v->GetStringLength() < 1 || Utf8Length(guid_v->GetString()) > 200) {
+    e.Add("App guid must be between 1 and 200 characters");
   }
+  if (!e.ok()) return e.Refusal();
+  // app/controllers/v3/droplets_controller.rb#create_copy: 404 for the source droplet, then for the
+  // destination app; then app/actions/droplet_copy.rb's InvalidCopyError (422).
   const auto src = droplets.find(c.Query("source_guid"));
   if (src == droplets.end()) return NotFound("Droplet");
-  AppRec* app = FindApp(*app_guid);
-  if (app == nullptr) return Unprocessable("Unable to use app. Ensure that the app exists and you have access to it.");
+  AppRec* app = FindApp(guid_v->GetString());
+  if (app == nullptr) return NotFound("App");
   if (src->second.state != "STAGED") return Unprocessable("source droplet is not staged");
   if (src->second.lifecycle != app->lifecycle) return Unprocessable("source and destination lifecycle types do not match");
   const bool cnb = src->second.lifecycle == Lifecycle::kCnb;
@@ -3054,68 +3506,132 @@ Reply FakeCloudController::Impl::GetProcess(Call& c) {
   return JsonReply(200, ProcessJson(it->second, false));
 }
 
+// PATCH /v3/processes/:guid: ProcessUpdateMessage (app/messages/process_update_message.rb), then
+// app/actions/process_update.rb. Only top-level keys are checked for unknowns: CC reads
+// health_check / readiness_health_check by digging, so other keys inside them are ignored.
 Reply FakeCloudController::Impl::PatchProcess(Call& c) {
   const auto it = processes.find(c.Param("guid"));
   if (it == processes.end()) return NotFound("Process");
   ProcessRec& p = it->second;
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"command", "health_check", "readiness_health_check", "metadata"})) return *bad;
-  ProcessRec updated = p;  // validate everything, then apply at once
-  if (const rapidjson::Value* cmd = Member(d, "command")) {
-    if (cmd->IsNull()) {
-      updated.command.reset();
-    } else if (!cmd->IsString()) {
-      return Unprocessable("Command must be a string");
-    } else if (cmd->GetStringLength() < 1 || cmd->GetStringLength() > 4096) {
-      return Unprocessable("Command must be between 1 and 4096 characters");
-    } else {
-      updated.command = std::string(cmd->GetString(), cmd->GetStringLength());
-    }
+  const rapidjson::Value* hc = Member(d, "health_check");
+  const rapidjson::Value* rhc = Member(d, "readiness_health_check");
+  if ((hc != nullptr && !hc->IsObject() && !hc->IsNull()) || (rhc != nullptr && !rhc->IsObject() && !rhc->IsNull())) {
+    // The message's initialize calls `key?` on it: CC fails with a 500 (V3ErrorHasher's unknown error).
+    return CcError(500, 10001, "UnknownError", "An unknown error occurred.");
   }
-  if (const rapidjson::Value* hc = Member(d, "health_check")) {
-    if (!hc->IsObject()) return Unprocessable("Health check must be an object");
-    if (auto bad = RejectUnknownFields(*hc, {"type", "data"})) return *bad;
-    if (const rapidjson::Value* type = Member(*hc, "type")) {
-      const std::string t = type->IsString() ? type->GetString() : "";
-      if (t != "port" && t != "process" && t != "http") {
-        return Unprocessable("Health check type must be \"port\", \"process\", or \"http\"");
-      }
-      updated.hc_type = t;
-      if (t != "http") updated.hc_endpoint.reset();
+  Errors e;
+  if (const rapidjson::Value* m = Member(d, "metadata")) MetadataErrors(*m, &e);
+  UnknownFieldErrors(d, {"command", "user", "health_check", "readiness_health_check", "metadata"}, &e);
+  const rapidjson::Value* cmd = Member(d, "command");
+  StringLengthErrors(cmd, "Command", 1, 4096, "must be between 1 and 4096 characters", &e);
+  StringLengthErrors(Member(d, "user"), "User", 1, 255, "must be between 1 and 255 characters", &e);
+  std::optional<std::int64_t> timeout, invocation_timeout, interval, r_invocation_timeout, r_interval;
+  const auto checks = [&](const rapidjson::Value* check, const std::string& attr, std::optional<std::int64_t>* timeout_out,
+                          std::optional<std::int64_t>* invocation_out, std::optional<std::int64_t>* interval_out) {
+    if (check == nullptr || !check->IsObject()) return;
+    if (const rapidjson::Value* t = Member(*check, "type")) {
+      const std::string v = t->IsString() ? t->GetString() : "";
+      if (v != "port" && v != "process" && v != "http") e.Add(attr + " type must be \"port\", \"process\", or \"http\"");
     }
-    if (const rapidjson::Value* data = Member(*hc, "data")) {
-      if (!data->IsObject()) return Unprocessable("Health check data must be an object");
-      if (auto bad = RejectUnknownFields(*data, {"timeout", "invocation_timeout", "interval", "endpoint"})) return *bad;
-      for (const char* field : {"timeout", "invocation_timeout"}) {
-        const rapidjson::Value* v = Member(*data, field);
-        if (v == nullptr || v->IsNull()) continue;
-        if (!v->IsInt() || v->GetInt() < 1) {
-          return Unprocessable(std::string("Health check ") + field + " must be an integer greater than or equal to 1");
-        }
-        (std::string(field) == "timeout" ? updated.hc_timeout : updated.hc_invocation_timeout) = v->GetInt();
-      }
-      if (const rapidjson::Value* ep = Member(*data, "endpoint"); ep != nullptr && !ep->IsNull()) {
-        if (updated.hc_type != "http") return Unprocessable("Health check endpoint can only be used with http type");
-        if (!ep->IsString()) return Unprocessable("Health check endpoint must be a string");
-        updated.hc_endpoint = ep->GetString();
-      }
+    const rapidjson::Value* data = Member(*check, "data");
+    if (data == nullptr || !data->IsObject()) return;
+    if (timeout_out != nullptr) IntegerErrors(Member(*data, "timeout"), attr + " timeout", std::nullopt, 1, kMaxDbInt, &e, timeout_out);
+    IntegerErrors(Member(*data, "invocation_timeout"), attr + " invocation timeout", std::nullopt, 1, kMaxDbInt, &e, invocation_out);
+    IntegerErrors(Member(*data, "interval"), attr + " interval", std::nullopt, 1, kMaxDbInt, &e, interval_out);
+    if (const rapidjson::Value* ep = Member(*data, "endpoint"); ep != nullptr && !ep->IsNull()) {
+      if (Utf8Length(RubyToS(*ep)) > 255) e.Add(attr + " endpoint is too long (maximum is 255 characters)");
+      const std::string path = ep->IsString() ? ep->GetString() : "";
+      const bool uri_path = ep->IsString() && !path.empty() && path[0] == '/' &&
+                            (path.size() == 1 || (path[1] != '/' && std::none_of(path.begin(), path.end(), [](char ch) {
+                                                    return std::isspace(static_cast<unsigned char>(ch)) != 0;
+                                                  })));
+      if (!uri_path) e.Add(attr + " endpoint must be a valid URI path");  // lib/utils/uri_utils.rb is_uri_path?
     }
+  };
+  checks(hc, "Health check", &timeout, &invocation_timeout, &interval);
+  checks(rhc, "Readiness health check", nullptr, &r_invocation_timeout, &r_interval);
+  if (!e.ok()) return e.Refusal();
+
+  ProcessRec updated = p;
+  if (cmd != nullptr) {
+    updated.command = cmd->IsNull() ? std::nullopt : std::optional<std::string>(cmd->GetString());
   }
-  if (const rapidjson::Value* rhc = Member(d, "readiness_health_check")) {
-    const auto t = StringAt(*rhc, {"type"});
-    if (!t || (*t != "port" && *t != "process" && *t != "http")) {
-      return Unprocessable("Readiness health check type must be \"port\", \"process\", or \"http\"");
-    }
-    updated.readiness_type = *t;
+  const auto type_of = [](const rapidjson::Value* check) -> std::optional<std::string> {
+    const rapidjson::Value* t = check != nullptr ? Member(*check, "type") : nullptr;
+    return t != nullptr ? std::optional<std::string>(t->GetString()) : std::nullopt;
+  };
+  const rapidjson::Value* hc_data = hc != nullptr ? Member(*hc, "data") : nullptr;
+  if (const auto t = type_of(hc)) updated.hc_type = *t;
+  if (hc_data != nullptr && Member(*hc_data, "timeout") != nullptr) updated.hc_timeout = timeout;
+  if (hc_data != nullptr && Member(*hc_data, "invocation_timeout") != nullptr) updated.hc_invocation_timeout = invocation_timeout;
+  if (const auto t = type_of(hc); t && *t != "http") {
+    updated.hc_endpoint.reset();  // process_update.rb: a non-http type clears the endpoint
+  } else if (const rapidjson::Value* ep = hc_data != nullptr ? Member(*hc_data, "endpoint") : nullptr) {
+    updated.hc_endpoint = ep->IsString() ? std::optional<std::string>(ep->GetString()) : std::nullopt;
   }
-  if (auto bad = ApplyMetadata(Member(d, "metadata"), &updated.labels, &updated.annotations)) return *bad;
+  if (const auto t = type_of(rhc)) updated.readiness_type = *t;
+  ApplyMetadata(Member(d, "metadata"), &updated.labels, &updated.annotations);
   updated.updated = SysClock::now();
   p = std::move(updated);
   return JsonReply(200, ProcessJson(p, false));
 }
 
-// Scale answers 202 with the process body (not a job). Quota is only checked at start.
+// AppMaxLogRateLimitPolicy (app/models/runtime/constraints/max_log_rate_limit_policy.rb) for the
+// space, then the organization (ProcessModel#validation_policies, app/models/runtime/process_model.rb),
+// with ProcessLogRateLimitCalculator (lib/cloud_controller/app_services/
+// process_log_rate_limit_calculator.rb) and Space/Organization#has_remaining_log_rate_limit. Only a
+// process that is STARTED after the change and whose state, instances or log rate changed is
+// checked. `started_now`: processes already started earlier in the same start (counted as used).
+// Sequel's full messages of the :log_rate_limit errors.
+std::vector<std::string> FakeCloudController::Impl::LogRateQuotaErrors(const ProcessRec& before, bool was_started,
+                                                                       const ProcessRec& after,
+                                                                       const std::set<std::string>& started_now) const {
+  std::vector<std::string> out;
+  const bool changed = !was_started || before.instances != after.instances || before.log_rate != after.log_rate;
+  if (!changed) return out;
+  const auto app = apps.find(after.app_guid);
+  if (app == apps.end()) return out;
+  const auto space = spaces.find(app->second.space_guid);
+  if (space == spaces.end()) return out;
+  const auto org = orgs.find(space->second.org_guid);
+  std::int64_t requested = -1;
+  if (after.log_rate != -1) {
+    const std::int64_t used_before = was_started && before.log_rate != -1 ? before.log_rate * before.instances : 0;
+    requested = after.log_rate * after.instances - used_before;
+  }
+  // started_app_log_rate_limit: the sum of log_rate_limit * instances over STARTED processes.
+  const auto used_in = [&](const std::function<bool(const AppRec&)>& in_target) {
+    std::int64_t used = 0;
+    for (const auto& [guid, p] : processes) {
+      const auto a = apps.find(p.app_guid);
+      if (a == apps.end() || !in_target(a->second)) continue;
+      if (a->second.state == "STARTED" || started_now.count(guid)) used += p.log_rate * p.instances;
+    }
+    return used;
+  };
+  const auto check = [&](const std::string& kind, const std::string& name, std::int64_t limit,
+                         const std::function<bool(const AppRec&)>& in_target) {
+    if (requested == -1 && limit != -1) out.push_back("log_rate_limit cannot be unlimited in " + kind + " '" + name + "'.");
+    if (limit != -1 && limit - used_in(in_target) < requested) {
+      out.push_back("log_rate_limit exceeds " + kind + " log rate quota");
+    }
+  };
+  check("space", space->second.name, space->second.log_rate_limit,
+        [&](const AppRec& a) { return a.space_guid == space->first; });
+  if (org != orgs.end()) {
+    check("organization", org->second.name, org->second.log_rate_limit, [&](const AppRec& a) {
+      const auto s = spaces.find(a.space_guid);
+      return s != spaces.end() && s->second.org_guid == org->first;
+    });
+  }
+  return out;
+}
+
+// POST /v3/processes/:guid/actions/scale: app/controllers/v3/processes_controller.rb#scale (the
+// app_scaling flag first), ProcessScaleMessage (app/messages/process_scale_message.rb), then
+// app/actions/process_scale.rb (the process model's policies: 422). Answers 202 with the process.
 Reply FakeCloudController::Impl::DoScale(ProcessRec& p, Call& c) {
   if (knobs.app_scaling_disabled) return FeatureDisabled("app_scaling");
   rapidjson::Document d;
@@ -3124,26 +3640,29 @@ Reply FakeCloudController::Impl::DoScale(ProcessRec& p, Call& c) {
   } else if (!ParseBody(c.body, &d)) {
     return ParseError();
   }
-  if (auto bad = RejectUnknownFields(d, {"instances", "memory_in_mb", "disk_in_mb", "log_rate_limit_in_bytes_per_second"})) {
-    return *bad;
-  }
-  struct Field {
-    const char* name;
-    std::int64_t min;
-    const char* message;
-  };
-  static const Field kFields[] = {
-      {"instances", 0, "Instances must be greater than or equal to 0"},
-      {"memory_in_mb", 1, "Memory in mb must be greater than 0"},
-      {"disk_in_mb", 1, "Disk in mb must be greater than 0"},
-      {"log_rate_limit_in_bytes_per_second", -1, "Log rate limit in bytes per second must be greater than or equal to -1"},
-  };
+  Errors e;
+  UnknownFieldErrors(d, {"instances", "memory_in_mb", "disk_in_mb", "log_rate_limit_in_bytes_per_second"}, &e);
   std::map<std::string, std::int64_t> values;
-  for (const Field& f : kFields) {
-    const rapidjson::Value* v = Member(d, f.name);
-    if (v == nullptr) continue;
-    if (!v->IsInt64() || v->GetInt64() < f.min) return Unprocessable(f.message);
-    values[f.name] = v->GetInt64();
+  std::optional<std::int64_t> v;
+  IntegerErrors(Member(d, "instances"), "Instances", std::nullopt, 0, kMaxDbInt, &e, &v);
+  if (v) values["instances"] = *v;
+  v.reset();
+  IntegerErrors(Member(d, "memory_in_mb"), "Memory in mb", 0, std::nullopt, kMaxDbInt, &e, &v);
+  if (v) values["memory_in_mb"] = *v;
+  v.reset();
+  IntegerErrors(Member(d, "disk_in_mb"), "Disk in mb", 0, std::nullopt, kMaxDbInt, &e, &v);
+  if (v) values["disk_in_mb"] = *v;
+  v.reset();
+  IntegerErrors(Member(d, "log_rate_limit_in_bytes_per_second"), "Log rate limit in bytes per second", std::nullopt, -1,
+                kMaxDbBigint, &e, &v);
+  if (v) values["log_rate_limit_in_bytes_per_second"] = *v;
+  if (!e.ok()) return e.Refusal();
+  ProcessRec after = p;
+  if (values.count("instances")) after.instances = static_cast<int>(values["instances"]);
+  if (values.count("log_rate_limit_in_bytes_per_second")) after.log_rate = values["log_rate_limit_in_bytes_per_second"];
+  const AppRec* app = FindApp(p.app_guid);
+  if (app != nullptr && app->state == "STARTED") {
+    if (const auto quota = LogRateQuotaErrors(p, true, after, {}); !quota.empty()) return Unprocessable(Join(quota, ", "));
   }
   if (values.count("instances")) p.instances = static_cast<int>(values["instances"]);
   if (p.instances == 0 && p.type == "web") StopContainersOfApp(p.app_guid);  // no instance left
@@ -3253,60 +3772,86 @@ Reply FakeCloudController::Impl::ListBindings(Call& c) {
 
 // Managed: the record exists at once (create/initial), then 202 + Location of a
 // service_bindings.create job. User-provided: 201 with the binding.
+// POST /v3/service_credential_bindings: app/controllers/v3/service_credential_bindings_controller.rb
+// #create, build_create_message: ServiceCredentialBindingCreateMessage
+// (app/messages/service_credential_binding_create_message.rb) must pass before
+// ServiceCredentialAppBindingCreateMessage (service_credential_app_binding_create_message.rb) is
+// checked; then app/actions/service_credential_binding_app_create.rb#precursor.
 Reply FakeCloudController::Impl::CreateBinding(Call& c) {
   rapidjson::Document d;
   if (!ParseBody(c.body, &d)) return ParseError();
-  if (auto bad = RejectUnknownFields(d, {"type", "name", "relationships", "parameters", "metadata"})) return *bad;
-  const auto type = StringAt(d, {"type"});
-  if (!type || (*type != "app" && *type != "key")) return Unprocessable("Type must be one of 'app', 'key'");
-  if (*type == "key") return Unprocessable("fake cloud controller: service keys are not modeled");
-  const auto instance_guid = StringAt(d, {"relationships", "service_instance", "data", "guid"});
-  if (!instance_guid) {
-    return Unprocessable(
-        "Relationships Service instance must be structured like this: \"service_instance\": {\"data\": {\"guid\": \"valid-guid\"}}");
-  }
-  const auto app_guid = StringAt(d, {"relationships", "app", "data", "guid"});
-  if (!app_guid) return Unprocessable("Relationships App can't be blank");
-  std::optional<std::string> name;
-  if (const rapidjson::Value* n = Member(d, "name"); n != nullptr && !n->IsNull()) {
-    if (!n->IsString()) return Unprocessable("Name must be a string");
-    name = n->GetString();
-  }
+  const rapidjson::Value* rels = Member(d, "relationships");
   const rapidjson::Value* params = Member(d, "parameters");
-  if (params != nullptr && !params->IsObject()) return Unprocessable("Parameters must be an object");
+  const rapidjson::Value* type_v = Member(d, "type");
+  const auto common = [&](Errors* e, bool app_message) {
+    if (const rapidjson::Value* m = Member(d, "metadata")) MetadataErrors(*m, e);
+    UnknownFieldErrors(d, {"type", "strategy", "name", "relationships", "parameters", "metadata"}, e);
+    if (app_message) {
+      RelationshipErrors(rels, {"service_instance"}, {"app"}, true, {"service_instance", "app"}, e);
+    } else {
+      RelationshipErrors(rels, {"service_instance"}, {}, false, {}, e);
+    }
+    if (params != nullptr && !params->IsNull() && !params->IsObject()) e->Add("Parameters must be an object");
+    const bool type_ok = type_v != nullptr && type_v->IsString() &&
+                         (std::string(type_v->GetString()) == "app" || std::string(type_v->GetString()) == "key");
+    if (!type_ok) e->Add("Type must be 'app' or 'key'");
+  };
+  Errors generic;
+  common(&generic, false);
+  if (!generic.ok()) return generic.Refusal();
+  const std::string type = type_v->GetString();
+  if (type == "key") return Unprocessable("fake cloud controller: service keys are not modeled");
+  Errors specific;
+  common(&specific, true);
+  const rapidjson::Value* strategy = Member(d, "strategy");
+  if (strategy != nullptr && !strategy->IsNull() &&
+      !(strategy->IsString() && (std::string(strategy->GetString()) == "single" || std::string(strategy->GetString()) == "multiple"))) {
+    specific.Add("Strategy must be 'single' or 'multiple'");
+  }
+  if (!specific.ok()) return specific.Refusal();
 
-  const auto inst = instances.find(*instance_guid);
-  if (inst == instances.end()) return Unprocessable("The service instance could not be found: " + *instance_guid);
-  const AppRec* app = FindApp(*app_guid);
-  if (app == nullptr) return Unprocessable("The app could not be found: " + *app_guid);
+  const std::string instance_guid = StringAt(d, {"relationships", "service_instance", "data", "guid"}).value_or("");
+  const std::string app_guid = StringAt(d, {"relationships", "app", "data", "guid"}).value_or("");
+  std::optional<std::string> name;
+  if (const rapidjson::Value* n = Member(d, "name"); n != nullptr && !n->IsNull()) name = RubyToS(*n);
+  const auto inst = instances.find(instance_guid);
+  if (inst == instances.end()) return Unprocessable("The service instance could not be found: '" + instance_guid + "'");
+  if (inst->second.user_provided && params != nullptr) {
+    return Unprocessable("Binding parameters are not supported for user-provided service instances");
+  }
+  const AppRec* app = FindApp(app_guid);
+  if (app == nullptr) return Unprocessable("The app could not be found: '" + app_guid + "'");
   if (app->space_guid != inst->second.space_guid) return Unprocessable("The service instance and the app are in different spaces");
   if (!inst->second.user_provided) {
     const auto plan = plans.find(inst->second.plan_guid);
     const auto offering = plan == plans.end() ? offerings.end() : offerings.find(plan->second.offering_guid);
-    if (offering != offerings.end() && !offering->second.bindable) return Unprocessable("Service plan does not allow bindings.");
-  } else if (params != nullptr) {
-    return Unprocessable("Binding parameters are not supported for user-provided service instances");
+    if (offering != offerings.end() && !offering->second.bindable) return Unprocessable("Service plan does not allow bindings");
   }
-  // A binding whose create failed does not count: CC replaces it.
+  // A binding whose create failed does not count: CC destroys it.
   std::erase_if(bindings, [&](const auto& kv) {
     const BindingRec& b = kv.second;
-    return b.app_guid == *app_guid && b.instance_guid == *instance_guid && b.lo_type == "create" && b.lo_state == "failed";
+    return b.app_guid == app_guid && b.instance_guid == instance_guid && b.lo_type == "create" && b.lo_state == "failed";
   });
   for (const auto& [guid, b] : bindings) {
-    if (b.app_guid != *app_guid) continue;
-    if (b.instance_guid == *instance_guid) return Unprocessable("The app is already bound to the service instance.");
-    if (name && b.name == name) {
-      return Unprocessable("The binding name is invalid. App binding names must be unique. The app already has a binding with name '" + *name + "'.");
+    if (b.app_guid != app_guid || b.instance_guid != instance_guid) continue;
+    if (b.lo_type == "delete") return Unprocessable("The binding is getting deleted or its deletion failed");
+    return Unprocessable("The app is already bound to the service instance");
+  }
+  for (const auto& [guid, b] : bindings) {
+    if (name && b.app_guid == app_guid && b.name == name) {
+      return Unprocessable(
+          "The binding name is invalid. Binding names must be unique for a given service instance and app. The app "
+          "already has a binding with name '" + *name + "'.");
     }
   }
   BindingRec b;
   b.seq = NextSeq();
   b.guid = NewGuid("b1000000", b.seq);
-  b.app_guid = *app_guid;
-  b.instance_guid = *instance_guid;
+  b.app_guid = app_guid;
+  b.instance_guid = instance_guid;
   b.name = name;
-  if (params != nullptr) b.parameters_json = Serialize(*params);
-  if (auto bad = ApplyMetadata(Member(d, "metadata"), &b.labels, &b.annotations)) return *bad;
+  if (params != nullptr && params->IsObject()) b.parameters_json = Serialize(*params);
+  ApplyMetadata(Member(d, "metadata"), &b.labels, &b.annotations);
   b.created = b.updated = SysClock::now();
   Reply r;
   if (inst->second.user_provided) {
@@ -3314,8 +3859,8 @@ Reply FakeCloudController::Impl::CreateBinding(Call& c) {
     r = JsonReply(201, BindingJson(b));
   } else {
     b.lo_state = "initial";
-    const bool fail = knobs.binding_job_fails_for_instances.count(*instance_guid) > 0;
-    const bool stuck = knobs.binding_job_stuck_for_instances.count(*instance_guid) > 0;
+    const bool fail = knobs.binding_job_fails_for_instances.count(instance_guid) > 0;
+    const bool stuck = knobs.binding_job_stuck_for_instances.count(instance_guid) > 0;
     r = Accepted(NewJob(JobKind::kBindingCreate, "service_bindings.create", b.guid, knobs.binding_create_job_ticks, fail, stuck));
   }
   bindings.emplace(b.guid, std::move(b));
@@ -3399,6 +3944,10 @@ Reply FakeCloudController::Impl::ListServiceOfferings(Call& c) {
     return *bad;
   }
   Page page;
+  // A MetadataListMessage: label_selector is validated (app/messages/metadata_list_message.rb); the
+  // fake's offerings carry no labels, so a selector matches as against none.
+  std::optional<std::vector<LabelRequirement>> selector;
+  if (auto bad = ParseSelector(c, &selector)) return *bad;
   if (auto bad = ParsePage(c, &page, {"created_at", "updated_at", "name"})) return *bad;
   const auto names = FilterSet(c, "names");
   const auto guids = FilterSet(c, "guids");
@@ -3410,6 +3959,7 @@ Reply FakeCloudController::Impl::ListServiceOfferings(Call& c) {
     if (guids && !guids->count(guid)) continue;
     if (broker_names && !broker_names->count(o.broker_name)) continue;
     if (broker_guids && !broker_guids->count(o.broker_guid)) continue;
+    if (selector && !SelectorMatches(*selector, {})) continue;
     recs.push_back(&o);
   }
   return List<OfferingRec>(c, page, recs, [&](const OfferingRec& o) { return OfferingJson(o); });
@@ -3422,6 +3972,10 @@ Reply FakeCloudController::Impl::ListServicePlans(Call& c) {
     return *bad;
   }
   Page page;
+  // A MetadataListMessage: label_selector is validated (app/messages/metadata_list_message.rb); the
+  // fake's plans carry no labels, so a selector matches as against none.
+  std::optional<std::vector<LabelRequirement>> selector;
+  if (auto bad = ParseSelector(c, &selector)) return *bad;
   std::set<std::string> include;
   if (auto bad = ParsePage(c, &page, {"created_at", "updated_at", "name"})) return *bad;
   if (auto bad = ParseInclude(c, {"service_offering", "space.organization"}, &include)) return *bad;
@@ -3446,6 +4000,7 @@ Reply FakeCloudController::Impl::ListServicePlans(Call& c) {
         })) {
       continue;
     }
+    if (selector && !SelectorMatches(*selector, {})) continue;
     recs.push_back(&p);
   }
   std::function<Json::Object(const std::vector<const PlanRec*>&)> inc;
@@ -3469,6 +4024,10 @@ Reply FakeCloudController::Impl::ListServiceInstances(Call& c) {
     return *bad;
   }
   Page page;
+  // A MetadataListMessage: label_selector is validated (app/messages/metadata_list_message.rb); the
+  // fake's instances carry no labels, so a selector matches as against none.
+  std::optional<std::vector<LabelRequirement>> selector;
+  if (auto bad = ParseSelector(c, &selector)) return *bad;
   if (auto bad = ParsePage(c, &page, {"created_at", "updated_at", "name"})) return *bad;
   const auto names = FilterSet(c, "names");
   const auto guids = FilterSet(c, "guids");
@@ -3493,6 +4052,7 @@ Reply FakeCloudController::Impl::ListServiceInstances(Call& c) {
     if (plan_names && (!plans.count(i.plan_guid) || !plan_names->count(plans.at(i.plan_guid).name))) continue;
     if (type == "managed" && i.user_provided) continue;
     if (type == "user-provided" && !i.user_provided) continue;
+    if (selector && !SelectorMatches(*selector, {})) continue;
     recs.push_back(&i);
   }
   return List<InstanceRec>(c, page, recs, [&](const InstanceRec& i) { return InstanceJson(i); });
@@ -4103,6 +4663,20 @@ std::string FakeCloudController::AddApp(const AppSpec& spec) {
   return stored.guid;
 }
 
+void FakeCloudController::SetOrgLogRateLimit(const std::string& org_guid, std::int64_t bytes_per_second) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const auto it = impl_->orgs.find(org_guid);
+  if (it == impl_->orgs.end()) throw std::invalid_argument("SetOrgLogRateLimit: unknown org " + org_guid);
+  it->second.log_rate_limit = bytes_per_second;
+}
+
+void FakeCloudController::SetSpaceLogRateLimit(const std::string& space_guid, std::int64_t bytes_per_second) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const auto it = impl_->spaces.find(space_guid);
+  if (it == impl_->spaces.end()) throw std::invalid_argument("SetSpaceLogRateLimit: unknown space " + space_guid);
+  it->second.log_rate_limit = bytes_per_second;
+}
+
 std::string FakeCloudController::AddServiceOffering(const OfferingSpec& spec) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& m = *impl_;
@@ -4329,11 +4903,13 @@ std::optional<FakeCloudController::AppView> FakeCloudController::App(const std::
 }
 
 std::vector<FakeCloudController::AppView> FakeCloudController::AppsWithLabel(const std::string& label_selector) const {
-  const auto selector = ParseLabelSelector(label_selector);
-  if (!selector) throw std::invalid_argument("AppsWithLabel: malformed label selector '" + label_selector + "'");
+  const SelectorParse parsed = ParseLabelSelector(label_selector);
+  if (!parsed.errors.empty()) {
+    throw std::invalid_argument("AppsWithLabel: label selector '" + label_selector + "': " + Join(parsed.errors, ", "));
+  }
   std::vector<AppView> out;
   for (AppView& a : Apps()) {
-    if (SelectorMatches(*selector, a.labels)) out.push_back(std::move(a));
+    if (SelectorMatches(parsed.requirements, a.labels)) out.push_back(std::move(a));
   }
   return out;
 }

@@ -20,6 +20,12 @@
 // Deliberate fidelity (a real client must cope with these, so the fake does them too):
 //   - process lists redact `command` as "[PRIVATE DATA HIDDEN IN LISTS]" (GET the one process);
 //   - unknown query parameters answer 400 10005, unknown body fields 422 10008;
+//   - every request body the broker sends (app create/update, environment variables, droplet
+//     copy, current droplet, process update and scale, credential binding create) and every
+//     label_selector is validated as CC V3's message classes do, with CC's exact status, code,
+//     title and detail (all of a message's errors, joined with ", "); each rule in the .cc cites
+//     the cloud_controller_ng file it mirrors. Metadata key prefixes need a dot (CC's
+//     DOMAIN_REGEX): "ssh-access/x" is refused (422 in a body, 400 10005 in a label_selector);
 //   - `Location` and pagination links are absolute URLs (the `location_base` knob changes the host);
 //   - log-cache answers 404, not 401, to a missing or bad token;
 //   - X-Cf-Warnings values are URL-encoded and comma-joined.
@@ -261,6 +267,9 @@ class FakeCloudController {
     // (first/last/next/previous) instead of base_url(), e.g.
     // "http://evil.example.com:1234" (a host the client must refuse or normalise). "": base_url().
     std::string location_base{};
+    // The root's links.self.href; "" = location_base (else the fake's own URL), as CC renders
+    // its configured external URL (app/controllers/runtime/root_controller.rb).
+    std::string root_self_href{};
 
     bool droplet_copy_fails = false;  // the copied buildpack droplet ends FAILED
     std::string droplet_copy_error = "failed to copy - blobstore unavailable";
@@ -412,6 +421,12 @@ class FakeCloudController {
   std::string AddOrg(const std::string& name);
   std::string AddSpace(const std::string& name, const std::string& org_guid);
   std::string AddApp(const AppSpec& spec);  // returns the app guid (== its web process guid)
+  // The log rate limit (bytes/s) of the org's quota or of the space's quota; -1 (the default):
+  // unlimited or none. With a limit, a start or scale of a STARTED process is refused as CC's
+  // AppMaxLogRateLimitPolicy does: 422 "log_rate_limit cannot be unlimited in space 'NAME'." for
+  // -1, "log_rate_limit exceeds space log rate quota" past the limit (organization likewise).
+  void SetOrgLogRateLimit(const std::string& org_guid, std::int64_t bytes_per_second);
+  void SetSpaceLogRateLimit(const std::string& space_guid, std::int64_t bytes_per_second);
   std::string AddServiceOffering(const OfferingSpec& spec);
   std::string AddServicePlan(const std::string& offering_guid, const std::string& name);
   std::string AddServiceInstance(const InstanceSpec& spec);

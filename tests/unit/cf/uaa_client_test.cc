@@ -62,6 +62,40 @@ TEST_SUITE("cf::UaaClient") {
     }
   }
 
+  TEST_CASE("CheckApiUrl accepts CF_API_URL only when it is the URL CC calls itself") {
+    CHECK(ParseRootLinks(R"({"links":{"self":{"href":"https://api.sys.example.com/"},
+        "cloud_controller_v3":{"href":"https://api.sys.example.com/v3"},"login":{"href":"https://login.x"}}})",
+                         "https://api.sys.example.com")
+              ->self == "https://api.sys.example.com");
+    struct Row {
+      const char* configured;
+      const char* self;
+      bool ok;
+    };
+    const Row rows[] = {
+        {"https://api.sys.example.com", "https://api.sys.example.com", true},
+        {"https://api.sys.example.com/", "https://api.sys.example.com", true},
+        {"https://API.sys.example.com", "https://api.sys.example.com:443", true},
+        {"https://api.sys.example.com", "", true},  // a root without links.self: nothing to compare
+        {"https://10.0.0.5", "https://api.sys.example.com", false},
+        {"http://api.sys.example.com", "https://api.sys.example.com", false},
+        {"https://api.sys.example.com:8443", "https://api.sys.example.com", false},
+        {"https://api.internal", "https://api.sys.example.com", false},
+        {"https://api.sys.example.com/cc", "https://api.sys.example.com", false},
+    };
+    for (const Row& r : rows) {
+      CAPTURE(r.configured);
+      CAPTURE(r.self);
+      const base::Status s = CheckApiUrl(r.configured, r.self);
+      CHECK(s.ok() == r.ok);
+      if (!r.ok) {
+        CHECK(s.code() == base::Code::kFailedPrecondition);
+        CHECK(s.reason() == "ApiUrlMismatch");
+        CHECK(s.message().find(std::string("set CF_API_URL=") + r.self) != std::string::npos);
+      }
+    }
+  }
+
   TEST_CASE("ParseTokenResponse reads access token, refresh token and lifetime") {
     const auto cc = ParseTokenResponse(
         R"({"access_token":"tok-1","token_type":"bearer","expires_in":599,"scope":"cloud_controller.admin","jti":"j"})");
