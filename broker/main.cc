@@ -117,6 +117,7 @@ int main() {
   engine.tmate_ed25519_fingerprint = cfg->tmate_ed25519_fingerprint;
   engine.tmate_rsa_fingerprint = cfg->tmate_rsa_fingerprint;
   engine.poll_interval = std::chrono::milliseconds(cfg->clone_poll_interval_ms);
+  engine.session_start_timeout_seconds = cfg->session_start_timeout_seconds;
   // Any broker process may take a clone's report, and it ends a bind waiting for it.
   clone::SessionDesk session_desk(pg_store, clock, &engine);
 

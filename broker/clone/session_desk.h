@@ -43,7 +43,8 @@ class SessionDesk {
   // POST /ssh-access/v1/bindings/:binding_id/session (Authorization: Bearer <token>).
   // Records the clone's report `body` (see session::DecodeContainerReport) in the binding's
   // credentials: a session replaces any earlier session or failure ("binding.session_reported"
-  // event); a failure (tmate could not reach or trust its server, the bootstrap failed) is kept
+  // event); a failure (tmate could not resolve, reach or trust its server, had no session within
+  // SESSION_START_TIMEOUT or exited, the bootstrap failed) is kept
   // as session_failure for the clone job to fail the bind with ("binding.session_failed"); lines
   // that say nothing yet change nothing. A session for a bind whose clone job waits in
   // await_session also completes the job and the bind ("binding.bound"). One transaction, under

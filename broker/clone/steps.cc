@@ -358,6 +358,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   e["SSH_ACCESS_TMATE_CONFIG"] = *tmate_config;
   e["SSH_ACCESS_TMATE_BUNDLE_URL"] = ctx.settings.tmate_bundle_url;
   e["SSH_ACCESS_TMATE_BUNDLE_SHA256"] = ctx.settings.tmate_bundle_sha256;
+  e["SSH_ACCESS_SESSION_START_TIMEOUT"] = std::to_string(ctx.settings.session_start_timeout_seconds);
   const auto settings = ParseObject(b.plan_settings_json);
   const auto session = settings.FindMember("session");
   e["SSH_ACCESS_SESSION_MODE"] =

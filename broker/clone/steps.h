@@ -59,6 +59,7 @@ struct EngineSettings {
   std::string tmate_bundle_sha256;           // its hex SHA-256, checked by the bootstrap
   std::chrono::milliseconds poll_interval{2000};  // between looks at a copying droplet, a job, stats
   int crash_log_lines = 10;                  // log lines quoted when the clone crashes
+  int session_start_timeout_seconds = 120;   // SESSION_START_TIMEOUT: the clone's bootstrap reports no session after it
 };
 
 // "/ssh-access/v1/bindings/<binding id>/session", the id percent-encoded (OSB binding ids are the

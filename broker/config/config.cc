@@ -246,6 +246,10 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   BROKER_ASSIGN_OR_RETURN(c.clone_orphan_grace_seconds,
                           IntVar(getenv, "CLONE_ORPHAN_GRACE_SECONDS", c.clone_orphan_grace_seconds, 0, 7 * 86'400));
 
+  // The ssh session's start: handed to the clone's bootstrap.
+  BROKER_ASSIGN_OR_RETURN(c.session_start_timeout_seconds,
+                          IntVar(getenv, "SESSION_START_TIMEOUT", c.session_start_timeout_seconds, 1, 86'400));
+
   // The clone engine runs only when Cloud Foundry is configured; then it needs credentials and a
   // URL the clones can call back to.
   if (!c.cf_api_url.empty()) {

@@ -61,6 +61,10 @@ struct Config {
   std::string cf_broker_name = "ssh-access";  // CF_BROKER_NAME: this broker's name in CC (own plans excluded)
   int reconcile_interval_ms = 300'000;  // RECONCILE_INTERVAL_MS: between reconciler passes (0: no reconciler)
   int clone_orphan_grace_seconds = 600;  // CLONE_ORPHAN_GRACE_SECONDS: younger orphans are left alone
+
+  // The ssh session's start (issue 16): seconds from the clone's bootstrap start within which
+  // tmate must have a session; the bootstrap reports the failure then (SSH_ACCESS_SESSION_START_TIMEOUT).
+  int session_start_timeout_seconds = 120;  // SESSION_START_TIMEOUT (1-86400)
 };
 
 // Reads the variables through `getenv` (the process environment in production, a map in

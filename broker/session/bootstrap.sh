@@ -18,8 +18,13 @@
 #                                  run it by hand in the session
 #   SSH_ACCESS_FAIL_AFTER          optional (default 3): consecutive connection errors before a
 #                                  failure report
+#   SSH_ACCESS_SESSION_START_TIMEOUT optional (default 120): seconds from the bootstrap's start
+#                                  within which tmate must print an `ssh session:` line; else the
+#                                  bootstrap reports that (the broker's SESSION_START_TIMEOUT)
 #   SSH_ACCESS_APP_DIR             optional (default: the working directory at start): the
 #                                  session's directory (`new-session -c`)
+#   SSH_ACCESS_SOCKET_PARENTS      optional (default /tmp:/var/tmp:/dev/shm): where tmate's socket
+#                                  folder may go, tried in order before TMPDIR and HOME
 # Any other variable (TMPDIR, HOME, LANG/LC_*, PATH, the app's own) is passed through to tmate and
 # so to the session's shell. LC_ALL=C.UTF-8 is exported when no UTF-8 locale is set (tmate needs one).
 #
@@ -27,21 +32,36 @@
 # application/json, body {"tmate_lines": [every line tmate printed since the previous report, in
 # order]}, sent
 #   - each time tmate prints an `ssh session: ...` line (`ssh session read only:` comes just before);
-#   - once per streak, when SSH_ACCESS_FAIL_AFTER connection errors (`Error connecting: ...`,
-#     `Cannot authenticate server`, `Server requires authorized_keys but none are given.`,
-#     `Error reading from channel: ...`) arrived with no `ssh session:` line in between;
-#   - when the bootstrap itself fails (bundle download or checksum, missing settings), as
-#     {"tmate_lines": [], "bootstrap_error": "<short text>"}, after which it exits 1.
+#   - once per streak, when SSH_ACCESS_FAIL_AFTER connection errors (`HOST lookup failure. ...`,
+#     `Error connecting: ...`, `Cannot authenticate server`, `Server requires authorized_keys but
+#     none are given.`, `Error reading from channel: ...`) arrived with no `ssh session:` line in
+#     between;
+#   - once, when SSH_ACCESS_SESSION_START_TIMEOUT seconds passed with no `ssh session:` line, with
+#     "start_timeout_s": N added (the lines are the last ones tmate printed);
+#   - when tmate exits before any session, with "tmate_exit_status": N added (a socket error, a
+#     config error...); the bootstrap waits up to 30 s for its delivery, then exits with tmate's
+#     status;
+#   - when the bootstrap itself fails (bundle download or checksum, missing settings, no folder
+#     for tmate's socket), as {"tmate_lines": [], "bootstrap_error": "<short text>"}, after which
+#     it exits 1; and when the broker refuses a report of tmate's lines with a 4xx other than
+#     401/403/404/408/429 (e.g. 400), so the bind fails at once instead of waiting for a session
+#     the broker will never see.
 # One background reporter delivers them: a request in flight is never cut short; a failed one is
 # retried with backoff 1, 2, 4, ... 30 s until the broker answers 2xx, or answers 4xx other than
-# 408/429 (given up); a newer report replaces a pending one and carries its lines over (so each
+# 408/429 (final: given up, and reported as above); a newer report replaces a pending one and carries its lines over (so each
 # report holds every line since the last one delivered, at most 100). A bootstrap-error report is
 # tried at most 6 times. The broker parses the lines (broker/session), not this script.
 #
 # Output (the app's log, readable by anyone with access to the space, forwarded to drains): only
-# lines prefixed "ssh-access: ": progress, failures, tmate lines from a fixed list of safe ones,
-# and "ssh-access: session reported to the broker" after each delivered session report. Never the
-# token, the session URL's query, or an `ssh session` line.
+# lines prefixed "ssh-access: ": progress, failures, tmate's lines (every run of 20 or more token
+# characters [A-Za-z0-9_-] replaced by "[redacted]", control characters dropped, cut to 200
+# characters; `ssh session` and `web session` lines never), and "ssh-access: session reported to
+# the broker" after each delivered session report. Never the token, the session URL's query, or
+# a session line.
+#
+# tmate's socket lives in a private folder (mode 700) with a short path, whatever TMPDIR is (a
+# Unix socket path has at most 107 bytes): the first of SSH_ACCESS_SOCKET_PARENTS, TMPDIR and
+# HOME where one can be made with a path short enough; none is a bootstrap error.
 #
 # Signals: SIGTERM and SIGINT are passed to tmate as SIGTERM (a background process of a
 # non-interactive shell ignores SIGINT); the bootstrap then waits for tmate and exits with its
@@ -68,6 +88,7 @@ warn() { printf 'ssh-access: %s\n' "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 work=''
+sock_dir=''
 reporter_pid=''
 tmate_pid=''
 
@@ -78,6 +99,7 @@ cleanup() {
     wait "$reporter_pid" 2>/dev/null
   fi
   if [[ -n $work ]]; then rm -rf "$work"; fi
+  if [[ -n $sock_dir ]]; then rm -rf "$sock_dir"; fi
 }
 trap cleanup EXIT
 trap 'exit 143' TERM
@@ -161,7 +183,8 @@ wait_child() {
 }
 
 # POSTs body file $1 once. Returns 0 when delivered (2xx), 2 when refused (4xx other than
-# 408/429), else 1 (after printing why).
+# 408/429; the status in `refused_code`), else 1 (after printing why).
+refused_code=''
 post_report() {
   local code
   rm -f "$1.out"
@@ -175,6 +198,7 @@ post_report() {
     408 | 429) ;;
     4??)
       warn "the broker refused the report (HTTP $code); not retrying it"
+      refused_code=$code
       return 2
       ;;
   esac
@@ -212,6 +236,9 @@ reporter() {
           msg='report delivered'
           read -r msg <"$work/report.$seq.msg"
           log "$msg"
+        elif [[ $refused_code != 401 && $refused_code != 403 && $refused_code != 404 ]]; then
+          # Final: the broker will never see these lines. Say so, so the bind fails now.
+          report_error "the broker refused a report of tmate's lines (HTTP $refused_code)"
         fi
         rm -f "$work/report.$seq.json" "$work/report.$seq.msg"
         finished=$seq
@@ -242,7 +269,7 @@ report_seq=0
 last_lines=()  # the tmate lines of the latest report
 
 # Queues a report of the tmate lines in `pending` for the reporter; it prints "ssh-access: $1" once
-# delivered. A report holds the lines since the last report known to be delivered (at most 100):
+# delivered. $2, optional: more members for the body (`,"name":value`). A report holds the lines since the last report known to be delivered (at most 100):
 # when the previous one is still pending, its lines are carried over.
 send_report() {
   local lines=() l json='' sep=''
@@ -258,14 +285,14 @@ send_report() {
     sep=','
   done
   report_seq=$((report_seq + 1))
-  printf '{"tmate_lines":[%s]}' "$json" >"$work/report.$report_seq.json"
+  printf '{"tmate_lines":[%s]%s}' "$json" "${2-}" >"$work/report.$report_seq.json"
   printf '%s\n' "$1" >"$work/report.$report_seq.msg"
   printf '%s\n' "$report_seq" >"$work/latest.new" && mv -f "$work/latest.new" "$work/latest"
   if [[ -n $reporter_pid ]]; then kill -USR1 "$reporter_pid" 2>/dev/null; fi
 }
 
-# Reports a bootstrap failure $1 (short, non-secret): at most 6 attempts, then exits 1.
-fail_bootstrap() {
+# Reports a bootstrap failure $1 (short, non-secret) as a bootstrap_error: at most 6 attempts.
+report_error() {
   local attempt delay=1 body
   warn "error: $1"
   if [[ -n $work && -n $http_client ]]; then
@@ -289,6 +316,11 @@ fail_bootstrap() {
       delay=$((delay * 2))
     done
   fi
+}
+
+# Reports a bootstrap failure $1 (see report_error), then exits 1.
+fail_bootstrap() {
+  report_error "$1"
   exit 1
 }
 
@@ -311,6 +343,11 @@ fail_after=${SSH_ACCESS_FAIL_AFTER:-3}
 if ! [[ $fail_after =~ ^[1-9][0-9]{0,3}$ ]]; then
   warn "SSH_ACCESS_FAIL_AFTER is not a positive number; using 3"
   fail_after=3
+fi
+start_timeout=${SSH_ACCESS_SESSION_START_TIMEOUT:-120}
+if ! [[ $start_timeout =~ ^[1-9][0-9]{0,4}$ ]] || ((start_timeout > 86400)); then
+  warn "SSH_ACCESS_SESSION_START_TIMEOUT is not a number of seconds from 1 to 86400; using 120"
+  start_timeout=120
 fi
 app_dir=${SSH_ACCESS_APP_DIR:-$PWD}
 
@@ -391,33 +428,54 @@ tmate="$work/tmate/bin/tmate"
 
 conf="$work/tmate.conf"
 printf '%s\n' "$SSH_ACCESS_TMATE_CONFIG" >"$conf" || fail_bootstrap "cannot write the tmate config"
-sock="$work/tmate.sock"
+
+# tmate's socket: a private folder with a short path (see the header). At most 90 bytes leaves
+# room for "/tmate.sock" within a Unix socket path's 107.
+IFS=: read -r -a socket_parents <<<"${SSH_ACCESS_SOCKET_PARENTS:-/tmp:/var/tmp:/dev/shm}"
+for dir in ${socket_parents[@]+"${socket_parents[@]}"} "${TMPDIR:-}" "${HOME:-}"; do
+  [[ -n $dir && -d $dir && -w $dir ]] || continue
+  ((${#dir} + 20 <= 90)) || continue
+  if sock_dir=$(mktemp -d "$dir/ssh-access.XXXXXX" 2>/dev/null) && chmod 700 "$sock_dir" 2>/dev/null; then
+    break
+  fi
+  sock_dir=''
+done
+[[ -n $sock_dir ]] || fail_bootstrap "cannot create a private folder for tmate's socket with a path short enough for a Unix socket (tried ${SSH_ACCESS_SOCKET_PARENTS:-/tmp:/var/tmp:/dev/shm}, TMPDIR and HOME)"
+sock="$sock_dir/tmate.sock"
 
 # --- tmate ----------------------------------------------------------------------------------------
 
 pending=()      # tmate lines since the last report
 errors=0        # connection errors since the last `ssh session:` line
 streak_reported=0
+session_seen=0  # an `ssh session:` line came
+recent=()       # tmate's last 20 lines, for the start-timeout report
 
-# Echoes tmate line $1 when it is on the list of lines known to carry no secret.
+# Prints $1 with control characters dropped, every run of 20 or more token characters
+# ([A-Za-z0-9_-]; tmate's tokens have 25) replaced by "[redacted]", cut to 200 characters.
+scrub() {
+  local s=${1//[[:cntrl:]]/} out='' run
+  while [[ $s =~ [A-Za-z0-9_-]{20,} ]]; do
+    run=${BASH_REMATCH[0]}
+    out+="${s%%"$run"*}[redacted]"
+    s=${s#*"$run"}
+  done
+  out+=$s
+  if ((${#out} > 200)); then out="${out:0:200}..."; fi
+  printf '%s' "$out"
+}
+
+# Echoes tmate line $1, scrubbed; never a session line.
 echo_safe() {
   case $1 in
-    *'ssh session'* | *'web session'* | *@*) return ;;
-    'To connect to the session locally, run: '* | 'Connecting to '* | 'Note: clear your terminal'* | \
-      'Error connecting: '* | 'Reconnecting...' | 'Cannot authenticate server' | \
-      'Error reading from channel: '* | 'Server requires authorized_keys but none are given.' | \
-      "Use '-a FILENAME' to specify an authorized_keys file." | 'Press <Ctrl-c><Ctrl-d> to exit.' | \
-      'Session closed' | 'Session shell restarted' | 'Using '*' for access control' | \
-      'Named sessions are not supported'* | 'need UTF-8 locale'* | *': unknown option: '* | \
-      *': unknown command: '* | *'error while loading shared libraries'*)
-      log "$1"
-      ;;
-    '') ;;
-    *) log "(tmate printed a line that is not on the list of lines shown here)" ;;
+    *'ssh session'* | *'web session'* | '') ;;
+    *) log "$(scrub "$1")" ;;
   esac
 }
 
 on_line() {
+  recent+=("$1")
+  if ((${#recent[@]} > 20)); then recent=("${recent[@]:1}"); fi
   pending+=("$1")
   if ((${#pending[@]} > 100)); then pending=("${pending[@]:1}"); fi
   echo_safe "$1"
@@ -425,9 +483,10 @@ on_line() {
     'ssh session: '*)
       errors=0
       streak_reported=0
+      session_seen=1
       send_report "session reported to the broker"
       ;;
-    'Error connecting: '* | 'Cannot authenticate server' | \
+    'Error connecting: '* | 'Cannot authenticate server' | *' lookup failure. Retrying in '* | \
       'Server requires authorized_keys but none are given.' | 'Error reading from channel: '*)
       errors=$((errors + 1))
       if ((errors >= fail_after && !streak_reported)); then
@@ -438,8 +497,10 @@ on_line() {
   esac
 }
 
+terminating=0
 # shellcheck disable=SC2317  # run by the TERM and INT traps
 forward_signal() {
+  terminating=1
   if [[ -n $tmate_pid ]]; then kill -TERM "$tmate_pid" 2>/dev/null; fi
 }
 
@@ -453,13 +514,38 @@ tmate_pid=$TMATE_PID
 exec {tmate_out}<&"${TMATE[0]}"
 trap forward_signal TERM INT
 
+# Reports that tmate printed no session within start_timeout seconds of the bootstrap's start
+# (bash's SECONDS counts from it), with its last lines.
+report_start_timeout() {
+  start_timeout_reported=1
+  warn "tmate printed no session within ${start_timeout}s; reporting that to the broker"
+  pending=(${recent[@]+"${recent[@]}"})
+  last_lines=()
+  send_report "no session within ${start_timeout}s: reported to the broker" ",\"start_timeout_s\":$start_timeout"
+}
+
+start_timeout_reported=0
+partial=''
 while :; do
   line=''
-  if IFS= read -r -u "$tmate_out" line; then
-    on_line "$line"
-  elif (($? > 128)); then
-    continue # interrupted by a trapped signal
+  if ((!session_seen && !start_timeout_reported)); then
+    left=$((start_timeout - SECONDS))
+    if ((left <= 0)); then
+      report_start_timeout
+      continue
+    fi
+    IFS= read -r -t "$left" -u "$tmate_out" line
   else
+    IFS= read -r -u "$tmate_out" line
+  fi
+  rc=$?
+  if ((rc == 0)); then
+    on_line "$partial$line"
+    partial=''
+  elif ((rc > 128)); then
+    partial+=$line # a timeout or a trapped signal; a partial line is kept for the next read
+  else
+    line=$partial$line
     if [[ -n $line ]]; then on_line "$line"; fi
     break
   fi
@@ -472,5 +558,13 @@ while :; do
   kill -0 "$tmate_pid" 2>/dev/null || break # else wait was interrupted by a signal
 done
 exec {tmate_out}<&-
+# What tmate said last goes to the broker (a socket or config error makes tmate exit at once).
+if ((!session_seen && !terminating)); then
+  send_report "tmate's exit reported to the broker" ",\"tmate_exit_status\":$status"
+  for ((i = 0; i < 30; i++)); do
+    [[ -e $work/report.$report_seq.done ]] && break
+    sleep 1
+  done
+fi
 log "tmate exited with status $status"
 exit "$status"

@@ -63,7 +63,7 @@ std::optional<int> ParsePort(std::string_view p) {
   return v;
 }
 
-bool ValidWebUrl(std::string_view u) {
+bool WebUrlOk(std::string_view u) {
   if (u.size() > kMaxSessionLineBytes) return false;
   std::string_view rest;
   if (u.starts_with("https://")) {
@@ -105,6 +105,8 @@ Result<std::optional<std::string>> OptionalString(const rapidjson::Value& obj, c
 }  // namespace
 
 bool ValidSshHost(std::string_view host) { return ValidHost(host); }
+
+bool ValidWebUrl(std::string_view url) { return WebUrlOk(url); }
 
 std::string SshEndpoint::Uri() const { return "ssh://" + username + "@" + host + ":" + std::to_string(port); }
 

@@ -45,6 +45,11 @@ base::Result<SshEndpoint> ParseSshCommand(std::string_view text);
 // 1-63 of [A-Za-z0-9-] not starting or ending with '-'.
 bool ValidSshHost(std::string_view host);
 
+// True for a web_url DecodeSessionReport and MergeSession accept: http:// or https:// and at least
+// one more character, at most kMaxSessionLineBytes of printable ASCII without space, quotes,
+// backslash, backquote or angle brackets.
+bool ValidWebUrl(std::string_view url);
+
 // What a clone reports after tmate printed its session lines.
 struct SessionReport {
   std::string ssh_command;                           // the read-write `ssh session:` command

@@ -76,6 +76,10 @@ constexpr std::string_view KindName(TmateFailure::Kind k) {
     case TmateFailure::Kind::kAuthorizedKeysRequired: return "authorized_keys_required";
     case TmateFailure::Kind::kDisconnected: return "disconnected";
     case TmateFailure::Kind::kBootstrap: return "bootstrap";
+    case TmateFailure::Kind::kLookupFailure: return "lookup_failure";
+    case TmateFailure::Kind::kTimeout: return "timeout";
+    case TmateFailure::Kind::kSocketError: return "socket_error";
+    case TmateFailure::Kind::kStartTimeout: return "start_timeout";
   }
   return "connection_error";
 }
@@ -83,7 +87,8 @@ constexpr std::string_view KindName(TmateFailure::Kind k) {
 std::optional<TmateFailure::Kind> KindFromName(std::string_view name) {
   for (auto k : {TmateFailure::Kind::kConnectionError, TmateFailure::Kind::kCannotAuthenticate,
                  TmateFailure::Kind::kAuthorizedKeysRequired, TmateFailure::Kind::kDisconnected,
-                 TmateFailure::Kind::kBootstrap}) {
+                 TmateFailure::Kind::kBootstrap, TmateFailure::Kind::kLookupFailure, TmateFailure::Kind::kTimeout,
+                 TmateFailure::Kind::kSocketError, TmateFailure::Kind::kStartTimeout}) {
     if (KindName(k) == name) return k;
   }
   return std::nullopt;
@@ -163,21 +168,43 @@ TmateLine ParseTmateLine(std::string_view raw) {
       out.endpoint = std::move(ep).value();
     }
   };
+  // "<what> (<reason>)" at the end of `text`: the reason, or nullopt.
+  auto parenthesised = [](std::string_view text) -> std::optional<std::string_view> {
+    if (text.empty() || text.back() != ')') return std::nullopt;
+    const std::size_t open = text.rfind(" (");
+    if (open == std::string_view::npos) return std::nullopt;
+    return text.substr(open + 2, text.size() - open - 3);
+  };
+  constexpr std::string_view kLookup = " lookup failure. Retrying in ";  // tmate-session.c dns_cb
+  constexpr std::string_view kTimeoutReason = "Timeout connecting to ";  // libssh ssh_connect
   if (StartsWith(line, "ssh session read only: ")) {
     session("ssh session read only: ", TmateLineKind::kSessionReadOnly);
   } else if (StartsWith(line, "ssh session: ")) {
     session("ssh session: ", TmateLineKind::kSessionReadWrite);
+  } else if (StartsWith(line, "web session read only: ")) {
+    if (ValidWebUrl(line.substr(23))) out.kind = TmateLineKind::kWebSessionReadOnly;
   } else if (StartsWith(line, "web session: ")) {
     const std::string_view url = line.substr(13);
-    if (StartsWith(url, "https://") || StartsWith(url, "http://")) {
+    if (ValidWebUrl(url)) {
       out.kind = TmateLineKind::kWebSession;
       out.web_url = std::string(url);
     }
   } else if (StartsWith(line, "Connecting to ")) {
     out.kind = TmateLineKind::kConnecting;
+  } else if (const std::size_t at = line.find(kLookup); at != std::string_view::npos && at > 0 && parenthesised(line)) {
+    out.kind = TmateLineKind::kLookupFailure;
+    out.reason = SanitizeFailureDetail(*parenthesised(line));
   } else if (StartsWith(line, "Error connecting: ")) {
-    out.kind = TmateLineKind::kConnectionError;
-    out.reason = SanitizeFailureDetail(line.substr(18));
+    const std::string_view reason = line.substr(18);
+    const bool timeout = StartsWith(reason, kTimeoutReason) || reason.find("timed out") != std::string_view::npos;
+    out.kind = timeout ? TmateLineKind::kConnectionTimeout : TmateLineKind::kConnectionError;
+    out.reason = SanitizeFailureDetail(reason);
+  } else if (StartsWith(line, "error connecting to ") && parenthesised(line)) {
+    out.kind = TmateLineKind::kSocketError;  // client.c: the tmate server's Unix socket
+    out.reason = SanitizeFailureDetail(*parenthesised(line));
+  } else if (StartsWith(line, "fatal: couldn't create socket: ")) {
+    out.kind = TmateLineKind::kSocketError;  // server.c + log.c fatal(): "fatal: MSG: strerror"
+    out.reason = SanitizeFailureDetail(line.substr(31));
   } else if (StartsWith(line, "Error reading from channel: ")) {
     out.kind = TmateLineKind::kDisconnected;
     out.reason = SanitizeFailureDetail(line.substr(28));
@@ -185,18 +212,24 @@ TmateLine ParseTmateLine(std::string_view raw) {
     out.kind = TmateLineKind::kCannotAuthenticate;
   } else if (StartsWith(line, "Server requires authorized_keys but none are given")) {
     out.kind = TmateLineKind::kAuthorizedKeysRequired;
-  } else if (line == "Reconnecting...") {
+  } else if (line == "Use '-a FILENAME' to specify an authorized_keys file." || line == "Press <Ctrl-c><Ctrl-d> to exit.") {
+    out.kind = TmateLineKind::kAuthorizedKeysHint;
+  } else if (line == "Reconnecting..." || StartsWith(line, "Reconnecting... (")) {
     out.kind = TmateLineKind::kReconnecting;
   } else if (line == "Session closed") {
     out.kind = TmateLineKind::kSessionClosed;
   } else if (line == "Session shell restarted") {
     out.kind = TmateLineKind::kShellRestarted;
   }
+  if (out.kind == TmateLineKind::kOther && !StartsWith(line, "ssh session") && !StartsWith(line, "web session")) {
+    out.reason = SanitizeFailureDetail(line);
+  }
   return out;
 }
 
 TmateOutcome FoldTmateLines(const std::vector<std::string>& lines) {
   std::optional<SshEndpoint> read_only;  // printed just before its read-write line
+  std::optional<std::string> web_url;    // a web front end prints it before the ssh line
   std::optional<SessionReport> session;
   std::optional<TmateFailure> failure;
   for (const auto& l : lines) {
@@ -206,16 +239,26 @@ TmateOutcome FoldTmateLines(const std::vector<std::string>& lines) {
         read_only = std::move(t.endpoint);
         break;
       case TmateLineKind::kSessionReadWrite:
-        session = SessionReport{t.endpoint->command, std::nullopt, std::nullopt};
+        session = SessionReport{t.endpoint->command, std::nullopt, std::move(web_url)};
         if (read_only) session->ssh_command_read_only = read_only->command;
         read_only.reset();
+        web_url.reset();
         failure.reset();
         break;
       case TmateLineKind::kWebSession:
-        if (session) session->web_url = std::move(t.web_url);
+        web_url = std::move(t.web_url);
+        break;
+      case TmateLineKind::kLookupFailure:
+        failure = TmateFailure{TmateFailure::Kind::kLookupFailure, t.reason};
         break;
       case TmateLineKind::kConnectionError:
         failure = TmateFailure{TmateFailure::Kind::kConnectionError, t.reason};
+        break;
+      case TmateLineKind::kConnectionTimeout:
+        failure = TmateFailure{TmateFailure::Kind::kTimeout, t.reason};
+        break;
+      case TmateLineKind::kSocketError:
+        failure = TmateFailure{TmateFailure::Kind::kSocketError, t.reason};
         break;
       case TmateLineKind::kDisconnected:
         failure = TmateFailure{TmateFailure::Kind::kDisconnected, t.reason};
@@ -229,6 +272,7 @@ TmateOutcome FoldTmateLines(const std::vector<std::string>& lines) {
         break;
       case TmateLineKind::kConnecting:
         read_only.reset();  // a new connection: tokens of the old one are gone
+        web_url.reset();
         break;
       default:
         break;
@@ -244,12 +288,26 @@ TmateOutcome FoldTmateLines(const std::vector<std::string>& lines) {
 }
 
 std::string SanitizeFailureDetail(std::string_view text) {
-  std::string out;
+  constexpr std::size_t kTokenRun = 20;
+  std::string printable;
   for (char c : text) {
-    if (c >= 0x20 && c <= 0x7e) out += c;
+    if (c >= 0x20 && c <= 0x7e) printable += c;
   }
-  if (out.find("ssh session") != std::string::npos || out.find('@') != std::string::npos) {
+  if (printable.find("ssh session") != std::string::npos || printable.find('@') != std::string::npos) {
     return "(details withheld: they looked like a session command)";
+  }
+  auto token_char = [](char c) { return IsBase64Char(c) ? c != '+' && c != '/' : c == '-' || c == '_'; };
+  std::string out;
+  for (std::size_t i = 0; i < printable.size();) {
+    std::size_t j = i;
+    while (j < printable.size() && token_char(printable[j])) ++j;
+    if (j - i >= kTokenRun) {
+      out += "[redacted]";
+    } else {
+      out.append(printable, i, j - i);
+    }
+    if (j < printable.size()) out += printable[j];
+    i = j + 1;
   }
   if (out.size() > kMaxDetailChars) out.resize(kMaxDetailChars);
   return out;
@@ -276,6 +334,20 @@ std::string DescribeTmateFailure(const TmateFailure& f, std::string_view host, i
              " and could not reconnect; ask your operator to check the tmate server";
     case TmateFailure::Kind::kBootstrap:
       return "the ssh bootstrap in the clone failed" + (f.detail.empty() ? std::string() : ": " + f.detail);
+    case TmateFailure::Kind::kLookupFailure:
+      return "the clone could not look up the tmate server " + server + detail +
+             "; ask your operator to check TMATE_SERVER_HOST and that the DNS apps in this space use resolves it";
+    case TmateFailure::Kind::kTimeout:
+      return "the clone's connection to the tmate server " + server + " timed out" + detail +
+             "; ask your operator to check that the tmate server is up and that an application security group "
+             "lets apps in this space reach it (a firewall that drops packets looks like this)";
+    case TmateFailure::Kind::kSocketError:
+      return "tmate in the clone could not use its local socket" + detail +
+             " and never contacted the tmate server " + server +
+             "; check that the app's /tmp (or TMPDIR) is writable, and tell your operator";
+    case TmateFailure::Kind::kStartTimeout:
+      return "tmate in the clone had no session from the tmate server " + server + detail +
+             "; ask your operator to check that the tmate server is running and reachable from apps in this space";
   }
   return "the ssh session could not be started";
 }
@@ -309,9 +381,39 @@ Result<ContainerReport> DecodeContainerReport(std::string_view body) {
                                SanitizeFailureDetail({err->value.GetString(), err->value.GetStringLength()})};
     return out;
   }
+  // The bootstrap's verdicts: no session in time, or tmate gone.
+  auto int_member = [&](const char* name, int lo, int hi) -> Result<std::optional<int>> {
+    const auto m = doc.FindMember(name);
+    if (m == doc.MemberEnd() || m->value.IsNull()) return std::optional<int>();
+    if (!m->value.IsInt() || m->value.GetInt() < lo || m->value.GetInt() > hi) {
+      return Status::InvalidArgument(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
+                                     std::to_string(hi));
+    }
+    return std::optional<int>(m->value.GetInt());
+  };
+  BROKER_ASSIGN_OR_RETURN(const std::optional<int> start_timeout, int_member("start_timeout_s", 1, 86400));
+  BROKER_ASSIGN_OR_RETURN(const std::optional<int> exit_status, int_member("tmate_exit_status", 0, 255));
   TmateOutcome folded = FoldTmateLines(text);
   out.session = std::move(folded.session);
   out.failure = std::move(folded.failure);
+  if ((start_timeout || exit_status) && !out.failure) {
+    // The last line tmate printed that says something (never a session line), as the reason.
+    std::string last;
+    for (auto it = text.rbegin(); it != text.rend() && last.empty(); ++it) {
+      const std::string_view l = TrimCr(*it);
+      if (!StartsWith(l, "ssh session") && !StartsWith(l, "web session")) last = SanitizeFailureDetail(l);
+    }
+    if (start_timeout && !out.session) {
+      out.failure = TmateFailure{TmateFailure::Kind::kStartTimeout,
+                                 SanitizeFailureDetail("none within " + std::to_string(*start_timeout) + " s" +
+                                                       (last.empty() ? "" : "; tmate's last line: " + last))};
+    } else if (exit_status) {
+      out.session.reset();
+      out.failure = TmateFailure{TmateFailure::Kind::kBootstrap,
+                                 SanitizeFailureDetail("tmate exited with status " + std::to_string(*exit_status) +
+                                                       (last.empty() ? "" : ": " + last))};
+    }
+  }
   return out;
 }
 

@@ -60,41 +60,56 @@ std::optional<TmateConfigError> ValidateTmateConfig(const TmateConfig& config);
 // does not validate.
 base::Result<std::string> RenderTmateConfig(const TmateConfig& config);
 
-// One line of `tmate -F` output (tmate.md §4.2), classified.
+// One line of `tmate -F` output (tmate.md §4.2), classified. The exact texts come from the tmate
+// 2.4.0 source (tmate-session.c, tmate-ssh-client.c, client.c, server.c + log.c's fatal()),
+// tmate-ssh-server's tmate-daemon-decoder.c and tmate-websocket's session.ex, and from runs of
+// Debian's tmate 2.4.0 (tests/unit/session/tmate_test.cc holds them).
 enum class TmateLineKind {
   kSessionReadWrite,        // "ssh session: ssh[ -pPORT] TOKEN@HOST"
   kSessionReadOnly,         // "ssh session read only: ssh[ -pPORT] ro-TOKEN@HOST"
-  kWebSession,              // "web session: https://..." (tmate.io only)
+  kWebSession,              // "web session: URL" (a server with a web front end), URL valid (ValidWebUrl)
+  kWebSessionReadOnly,      // "web session read only: URL", idem; not kept
   kConnecting,              // "Connecting to HOST..."
-  kConnectionError,         // "Error connecting: <reason>"
+  kLookupFailure,           // "HOST lookup failure. Retrying in N seconds (<reason>)" (DNS)
+  kConnectionError,         // "Error connecting: <reason>" (refused, reset, unreachable...)
+  kConnectionTimeout,       // "Error connecting: Timeout connecting to IP" (libssh) or "...timed out"
   kCannotAuthenticate,      // "Cannot authenticate server" (fingerprint mismatch)
   kAuthorizedKeysRequired,  // "Server requires authorized_keys but none are given."
+  kAuthorizedKeysHint,      // the refusal's next lines: "Use '-a FILENAME' ..." and "Press <Ctrl-c><Ctrl-d> to exit."
+  kSocketError,             // "error connecting to PATH (<reason>)", "fatal: couldn't create socket: <reason>"
   kDisconnected,            // "Error reading from channel: <reason>"
-  kReconnecting,            // "Reconnecting..."
+  kReconnecting,            // "Reconnecting..." (and "Reconnecting... (<message>)")
   kSessionClosed,           // "Session closed"
   kShellRestarted,          // "Session shell restarted"
-  kOther,                   // anything else (notes, hints, empty lines)
+  kOther,                   // anything else (notes, hints, empty lines, a web line whose URL is not valid)
 };
 
 struct TmateLine {
   TmateLineKind kind = TmateLineKind::kOther;
   std::optional<SshEndpoint> endpoint;  // kSessionReadWrite / kSessionReadOnly only
   std::optional<std::string> web_url;   // kWebSession only
-  std::string reason;                   // kConnectionError / kDisconnected: the text after ": "
+  // kLookupFailure, kConnectionError, kConnectionTimeout, kSocketError, kDisconnected: the reason
+  // tmate gave; kOther: the line itself. Always SanitizeFailureDetail'd (so never a token).
+  std::string reason;
 };
 
 // Classifies one line (a trailing '\r' is ignored). A session line whose command does not parse
-// (ParseSshCommand) is kOther: it is never mistaken for a usable session.
+// (ParseSshCommand) is kOther: it is never mistaken for a usable session; so is a `web session`
+// line whose URL is not one MergeSession keeps (it is ignored, never an error).
 TmateLine ParseTmateLine(std::string_view line);
 
 // Why tmate has no usable session.
 struct TmateFailure {
   enum class Kind {
-    kConnectionError,         // the server could not be reached (refused, timed out, DNS...)
+    kConnectionError,         // the server could not be reached (refused, reset, unreachable...)
     kCannotAuthenticate,      // the server's host key does not match the configured fingerprint
     kAuthorizedKeysRequired,  // the server runs with -A and the bind gave no authorized_keys
     kDisconnected,            // the connection dropped and did not come back
     kBootstrap,               // the bootstrap itself failed (bundle download, checksum, ...)
+    kLookupFailure,           // the server's host name does not resolve in the clone (DNS)
+    kTimeout,                 // connecting to the server timed out (packets dropped)
+    kSocketError,             // tmate could not create or reach its local Unix socket
+    kStartTimeout,            // no session within the bootstrap's start timeout, nothing classified
   };
   Kind kind = Kind::kConnectionError;
   // A short reason, printable ASCII only, at most 120 characters ("Connection refused").
@@ -113,7 +128,8 @@ struct TmateOutcome {
 TmateOutcome FoldTmateLines(const std::vector<std::string>& lines);
 
 // `text` made safe to show and store as a TmateFailure::detail: control and non-ASCII characters
-// dropped, anything looking like a session command removed, cut to 120 characters.
+// dropped, anything looking like a session command withheld, every run of 20 or more token
+// characters ([A-Za-z0-9_-], as a tmate token's 25) replaced by "[redacted]", cut to 120 characters.
 std::string SanitizeFailureDetail(std::string_view text);
 
 // A sentence a developer can act on, naming the tmate server: e.g. "the clone could not reach the
@@ -124,18 +140,23 @@ std::string DescribeTmateFailure(const TmateFailure& failure, std::string_view s
 // ---- The clone's reports ----------------------------------------------------------------------
 
 // A report from the clone, decoded. The bootstrap's form is
-//   {"tmate_lines": ["<line>", ...], "bootstrap_error"?: "<text>"}
+//   {"tmate_lines": ["<line>", ...], "bootstrap_error"?: "<text>", "start_timeout_s"?: N,
+//    "tmate_exit_status"?: N}
 // (the tmate lines seen since its previous report, folded with FoldTmateLines; a bootstrap_error
-// is a kBootstrap failure); the direct form {"ssh_command", ...} of DecodeSessionReport is
-// accepted too. At most one of `session` and `failure` is set; neither when the lines say
+// is a kBootstrap failure). start_timeout_s (1-86400) says tmate printed no session within N s of
+// the bootstrap's start: the lines' failure if they hold one, else kStartTimeout naming the last
+// line tmate printed. tmate_exit_status (0-255) says tmate exited: the lines' failure, else
+// kBootstrap naming the status and the last line. The direct form {"ssh_command", ...} of
+// DecodeSessionReport is accepted too. At most one of `session` and `failure` is set; neither when the lines say
 // nothing yet ("Connecting to ...").
 struct ContainerReport {
   std::optional<SessionReport> session;
   std::optional<TmateFailure> failure;
 };
 // kInvalidArgument (naming the member, never echoing the body) when the body is not a JSON object,
-// tmate_lines is not an array of at most 256 strings of at most kMaxSessionLineBytes each, or the
-// direct form does not decode.
+// tmate_lines is not an array of at most 256 strings of at most kMaxSessionLineBytes each,
+// start_timeout_s or tmate_exit_status is not an integer in range, or the direct form does not
+// decode.
 base::Result<ContainerReport> DecodeContainerReport(std::string_view body);
 
 // The binding's credentials with `failure` recorded as

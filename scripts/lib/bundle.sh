@@ -1,5 +1,8 @@
 # shellcheck shell=bash
 # Self-contained bundles of dynamically linked programs (source it; do not run it):
+#   bundle_elf_inputs BINARY
+#     prints, one a line, every file bundle_elf BINARY copies: BINARY, its loader and each shared
+#     library as resolved on this machine (after symlinks), so a build can depend on them all
 #   bundle_elf BINARY DEST_DIR NAME
 #     DEST_DIR/libexec/NAME           BINARY (symlinks followed)
 #     DEST_DIR/lib/<SONAME>           every shared library BINARY needs, as resolved by ldd, each a
@@ -127,6 +130,26 @@ fi
 exec "\$d/lib/$loader" --library-path "\$d/lib"$argv0_opt "\$d/libexec/$name" "\$@"
 EOF
   chmod 0755 "$dest/bin/$name"
+}
+
+bundle_elf_inputs() {
+  local binary=$1 interp needed soname path
+  [[ -f $binary ]] || {
+    echo "bundle_elf_inputs: no such file: $binary" >&2
+    return 1
+  }
+  interp=$(_bundle_interp "$binary")
+  [[ -n $interp && -e $interp ]] || {
+    echo "bundle_elf_inputs: $binary has no loader on this machine" >&2
+    return 1
+  }
+  needed=$(_bundle_needed "$binary") || return 1
+  readlink -f "$binary"
+  readlink -f "$interp"
+  while read -r soname path; do
+    [[ -n $soname && $soname != "${interp##*/}" ]] || continue
+    readlink -f "$(_bundle_baseline "$path")"
+  done <<<"$needed"
 }
 
 bundle_elf() {

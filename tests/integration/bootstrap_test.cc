@@ -1,6 +1,7 @@
 // The clone's bootstrap (broker/session/bootstrap.sh), run for real as a bash subprocess in a temp
 // "app" folder, against: an in-test HTTP server (Pistache) that serves a tmate bundle (a tar.gz
-// whose tmate/bin/tmate is the fake_tmate program) and records the POSTed session reports, and a
+// whose tmate/bin/tmate is the fake_tmate program, or the real bundle of Debian's tmate 2.4.0,
+// TMATE_BUNDLE_PATH, for what needs no server) and records the POSTed session reports, and a
 // FakeTmateServer. Every wait polls with a deadline; nothing asserts on timing.
 #include <fcntl.h>
 #include <pistache/endpoint.h>
@@ -96,6 +97,17 @@ struct Bundle {
   std::string sha256;
 };
 
+// The real bundle (scripts/build-tmate-bundle around /usr/bin/tmate), as the broker serves it.
+const Bundle& RealBundle() {
+  static const Bundle bundle = [] {
+    Bundle b;
+    b.bytes = ReadFile(TMATE_BUNDLE_PATH);
+    b.sha256 = Shell("sha256sum '" + std::string(TMATE_BUNDLE_PATH) + "'").substr(0, 64);
+    return b;
+  }();
+  return bundle;
+}
+
 const Bundle& TestBundle() {
   static const Bundle bundle = [] {
     const TempDir dir = BootDir();
@@ -136,7 +148,7 @@ class BrokerStandIn {
     std::string body;
   };
 
-  BrokerStandIn() {
+  explicit BrokerStandIn(const Bundle& (*bundle)() = TestBundle) : bundle_(bundle) {
     ::signal(SIGPIPE, SIG_IGN);
     auto router = std::make_shared<Pistache::Rest::Router>();
     router->addNotFoundHandler([this](const Pistache::Rest::Request& req, Pistache::Http::ResponseWriter resp) {
@@ -179,7 +191,7 @@ class BrokerStandIn {
 
   void Serve(const Pistache::Rest::Request& req, Pistache::Http::ResponseWriter& resp) {
     if (req.method() == Pistache::Http::Method::Get && req.resource() == "/bundle.tar.gz") {
-      resp.send(Pistache::Http::Code::Ok, TestBundle().bytes, MIME(Application, OctetStream));
+      resp.send(Pistache::Http::Code::Ok, bundle_().bytes, MIME(Application, OctetStream));
       return;
     }
     if (req.method() == Pistache::Http::Method::Post && req.resource() == "/ssh-access/v1/session") {
@@ -206,6 +218,7 @@ class BrokerStandIn {
     resp.send(Pistache::Http::Code::Not_Found, "not found");
   }
 
+  const Bundle& (*bundle_)();
   std::shared_ptr<Pistache::Rest::Router> router_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
   int port_ = 0;
@@ -229,6 +242,14 @@ std::vector<std::string> TmateLines(const std::string& body) {
     lines.emplace_back(v.GetString(), v.GetStringLength());
   }
   return lines;
+}
+
+// An integer member of a report body, or nullopt.
+std::optional<int> IntMember(const std::string& body, const char* name) {
+  rapidjson::Document d;
+  d.Parse(body.c_str(), body.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember(name) || !d[name].IsInt()) return std::nullopt;
+  return d[name].GetInt();
 }
 
 std::optional<std::string> BootstrapError(const std::string& body) {
@@ -316,14 +337,15 @@ struct Run {
   fs::path log;
   std::map<std::string, std::string> env;
 
-  Run(const BrokerStandIn& broker, int tmate_port, const std::string& fingerprint, bool with_keys = true) {
+  Run(const BrokerStandIn& broker, int tmate_port, const std::string& fingerprint, bool with_keys = true,
+      const Bundle& bundle = TestBundle(), const std::string& host = "127.0.0.1") {
     app = root.path() / "app";
     log = root.path() / "bootstrap.log";
     fs::create_directories(app);
     fs::create_directories(root.path() / "home");
     fs::create_directories(root.path() / "tmp");
     std::string config = "# rendered by the broker\n"
-                         "set -g tmate-server-host 127.0.0.1\n"
+                         "set -g tmate-server-host " + host + "\n"
                          "set -g tmate-server-port " + std::to_string(tmate_port) + "\n"
                          "set -g tmate-server-ed25519-fingerprint " + fingerprint + "\n"
                          "set -g tmate-server-rsa-fingerprint SHA256:rsaNotChecked\n"
@@ -339,13 +361,34 @@ struct Run {
         {"SSH_ACCESS_SESSION_TOKEN", kToken},
         {"SSH_ACCESS_TMATE_CONFIG", config},
         {"SSH_ACCESS_TMATE_BUNDLE_URL", broker.bundle_url()},
-        {"SSH_ACCESS_TMATE_BUNDLE_SHA256", TestBundle().sha256},
+        {"SSH_ACCESS_TMATE_BUNDLE_SHA256", bundle.sha256},
         {"SSH_ACCESS_ORIGINAL_COMMAND", kOriginalCommand},
+        // tmate's socket folder inside this run's folder (short: /tmp/boot-XXXXXX), so a test
+        // that ends with SIGKILL (no cleanup trap) leaves nothing behind.
+        {"SSH_ACCESS_SOCKET_PARENTS", root.path().string()},
     };
   }
 
   std::unique_ptr<Bootstrap> Start() { return std::make_unique<Bootstrap>(env, app, log); }
+
+  // TMPDIR and HOME as folders whose paths are exactly `bytes` long (a CF cell's can be long).
+  void LongTmpdirAndHome(std::size_t bytes) {
+    for (const char* name : {"TMPDIR", "HOME"}) {
+      std::string dir = (root.path() / (std::string(name) == "HOME" ? "h" : "t")).string() + "/";
+      dir += std::string(bytes - dir.size(), 'd');
+      fs::create_directories(dir);
+      REQUIRE(dir.size() == bytes);
+      env[name] = dir;
+    }
+  }
 };
+
+// The real tmate's config (no fake-tmate knobs): `host`:`port`, any fingerprint.
+std::string RealConfig(const std::string& host, int port) {
+  return "set -g tmate-server-host '" + host + "'\nset -g tmate-server-port " + std::to_string(port) +
+         "\nset -g tmate-server-ed25519-fingerprint '" + FakeTmateServer::kDefaultFingerprint +
+         "'\nset -g tmate-foreground-restart 1\nset-environment -gu LOCPATH\n";
+}
 
 // The bootstrap's output never holds a secret: the token, the URL's query, any session token the
 // fake server saw, or an `ssh session` line.
@@ -460,9 +503,10 @@ TEST_SUITE("bootstrap") {
   }
 
   TEST_CASE("with no tmate server listening, the connection errors are reported once SSH_ACCESS_FAIL_AFTER of them arrived") {
-    BrokerStandIn broker;
+    BrokerStandIn broker(RealBundle);  // the real tmate: no server needed
     const int port = broker::testing::FreeLoopbackPort();
-    Run run(broker, port, FakeTmateServer::kDefaultFingerprint);
+    Run run(broker, port, FakeTmateServer::kDefaultFingerprint, false, RealBundle());
+    run.env["SSH_ACCESS_TMATE_CONFIG"] = RealConfig("127.0.0.1", port);
     run.env["SSH_ACCESS_FAIL_AFTER"] = "4";
     auto boot = run.Start();
     REQUIRE_MESSAGE(broker.WaitForReports(1), boot->Output());
@@ -470,7 +514,8 @@ TEST_SUITE("bootstrap") {
     CHECK(std::count(lines.begin(), lines.end(), "Error connecting: Connection refused") == 4);
     CHECK(lines.back() == "Error connecting: Connection refused");
     // Once per streak: more errors, no second report.
-    CHECK(PollUntil([&] { return Count(boot->Output(), "ssh-access: Error connecting: Connection refused") >= 10; }));
+    CHECK(PollUntil([&] { return Count(boot->Output(), "ssh-access: Error connecting: Connection refused") >= 6; },
+                    seconds(60)));
     CHECK(broker.Reports().size() == 1);
     // Printed by the reporter once the POST was answered, which on a loaded machine can come after
     // the errors above.
@@ -608,6 +653,107 @@ TEST_SUITE("bootstrap") {
     CHECK(report.content_type == "application/json");
     CHECK(TmateLines(report.body).back() == Rw(server.Sessions().at(0), server.port()));
     CHECK(PollUntil([&] { return boot->Output().find("ssh-access: session reported to the broker") != std::string::npos; }));
+    CheckNoSecrets(boot->Output(), &server);
+  }
+
+  // The real tmate (Debian's 2.4.0 in the real bundle) for what needs no tmate server.
+  TEST_CASE("the real tmate with a TMPDIR of 150 bytes starts, reaches the closed port, and `Connection refused` is reported") {
+    BrokerStandIn broker(RealBundle);
+    const int port = broker::testing::FreeLoopbackPort();
+    Run run(broker, port, FakeTmateServer::kDefaultFingerprint, false, RealBundle());
+    run.env["SSH_ACCESS_TMATE_CONFIG"] = RealConfig("127.0.0.1", port);
+    run.env.erase("SSH_ACCESS_SOCKET_PARENTS");  // the default places (/tmp first); SIGTERM cleans up
+    run.LongTmpdirAndHome(150);
+    auto boot = run.Start();
+    REQUIRE_MESSAGE(broker.WaitForReports(1, seconds(60)), boot->Output());
+    const std::vector<std::string> lines = TmateLines(broker.Reports().at(0).body);
+    CHECK_MESSAGE(std::count(lines.begin(), lines.end(), "Error connecting: Connection refused") == 3, boot->Output());
+    CHECK(Contains(lines, "Connecting to 127.0.0.1..."));
+    for (const auto& l : lines) CHECK(l.find("error connecting to") == std::string::npos);  // the socket is fine
+    CHECK(boot->Output().find("ssh-access: Error connecting: Connection refused") != std::string::npos);
+    // The socket's folder is private and short, not under TMPDIR (tmate says where it is).
+    const std::string said = "ssh-access: To connect to the session locally, run: tmate -S ";
+    const std::string out = boot->Output();
+    const auto at = out.find(said);
+    REQUIRE_MESSAGE(at != std::string::npos, out);
+    const std::string sock = out.substr(at + said.size(), out.find(" attach", at) - at - said.size());
+    CHECK_MESSAGE(sock.rfind("/tmp/ssh-access.", 0) == 0, sock);
+    struct stat st {};
+    REQUIRE(::stat(fs::path(sock).parent_path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    boot->Signal(SIGTERM);
+    REQUIRE(boot->Wait());
+    CHECK_FALSE(fs::exists(fs::path(sock).parent_path()));  // removed on the way out
+    CheckNoSecrets(boot->Output(), nullptr);
+  }
+
+  TEST_CASE("the real tmate with an unresolvable server host: the start timeout reports the lookup failure naming the host") {
+    BrokerStandIn broker(RealBundle);
+    Run run(broker, 2222, FakeTmateServer::kDefaultFingerprint, false, RealBundle());
+    run.env["SSH_ACCESS_TMATE_CONFIG"] = RealConfig("nonexistent.invalid", 2222);
+    run.env["SSH_ACCESS_FAIL_AFTER"] = "1000";  // so the start timeout is what reports
+    run.env["SSH_ACCESS_SESSION_START_TIMEOUT"] = "4";
+    auto boot = run.Start();
+    REQUIRE_MESSAGE(broker.WaitForReports(1, seconds(60)), boot->Output());
+    const std::string body = broker.Reports().at(0).body;
+    CHECK(IntMember(body, "start_timeout_s") == 4);
+    const std::vector<std::string> lines = TmateLines(body);
+    CHECK_MESSAGE(Contains(lines, "nonexistent.invalid lookup failure. Retrying in 2 seconds (nodename nor servname "
+                                  "provided, or not known)"),
+                  body);
+    CHECK(PollUntil([&] { return boot->Output().find("ssh-access: no session within 4s: reported to the broker") != std::string::npos; }));
+    CHECK(boot->Output().find("ssh-access: nonexistent.invalid lookup failure. Retrying in 2 seconds") != std::string::npos);
+    CheckNoSecrets(boot->Output(), nullptr);
+  }
+
+  TEST_CASE("when tmate exits before any session (a config error), its last lines and exit status are reported") {
+    BrokerStandIn broker(RealBundle);
+    const int port = broker::testing::FreeLoopbackPort();
+    Run run(broker, port, FakeTmateServer::kDefaultFingerprint, false, RealBundle());
+    run.env["SSH_ACCESS_TMATE_CONFIG"] = RealConfig("127.0.0.1", port) + "set -g no-such-option 1\n";
+    run.env["SSH_ACCESS_FAIL_AFTER"] = "1000";
+    auto boot = run.Start();
+    const std::optional<int> status = boot->Wait(seconds(60));
+    REQUIRE_MESSAGE(status, boot->Output());
+    CHECK(*status == 1);
+    REQUIRE_MESSAGE(broker.Reports().size() == 1, boot->Output());
+    const std::string body = broker.Reports().at(0).body;
+    CHECK(IntMember(body, "tmate_exit_status") == 1);
+    const std::vector<std::string> lines = TmateLines(body);
+    REQUIRE_FALSE(lines.empty());
+    CHECK_MESSAGE(lines.back().find(":6: unknown option: no-such-option") != std::string::npos, body);
+    CHECK(boot->Output().find("ssh-access: tmate's exit reported to the broker") != std::string::npos);
+  }
+
+  TEST_CASE("with no short folder for tmate's socket, the bootstrap reports a bootstrap error saying so") {
+    BrokerStandIn broker(RealBundle);
+    Run run(broker, 2222, FakeTmateServer::kDefaultFingerprint, false, RealBundle());
+    run.env["SSH_ACCESS_SOCKET_PARENTS"] = (run.root.path() / "missing").string();
+    run.LongTmpdirAndHome(150);
+    auto boot = run.Start();
+    const std::optional<int> status = boot->Wait(seconds(60));
+    REQUIRE_MESSAGE(status, boot->Output());
+    CHECK(*status == 1);
+    REQUIRE(broker.Reports().size() == 1);
+    const std::optional<std::string> error = BootstrapError(broker.Reports().at(0).body);
+    REQUIRE(error);
+    CHECK_MESSAGE(error->find("cannot create a private folder for tmate's socket") != std::string::npos, *error);
+    CHECK(boot->Output().find("ssh-access: error: cannot create a private folder for tmate's socket") != std::string::npos);
+  }
+
+  TEST_CASE("a report of tmate's lines refused with 400 is final, and the bootstrap reports the refusal") {
+    BrokerStandIn broker;
+    FakeTmateServer server;
+    server.Start();
+    Run run(broker, server.port(), server.fingerprint());
+    broker.AnswerReportsWith({400});
+    auto boot = run.Start();
+    REQUIRE_MESSAGE(broker.WaitForReports(2), boot->Output());
+    CHECK(TmateLines(broker.Reports()[0].body).back() == Rw(server.Sessions().at(0), server.port()));
+    const std::optional<std::string> error = BootstrapError(broker.Reports()[1].body);
+    REQUIRE_MESSAGE(error, broker.Reports()[1].body);
+    CHECK(*error == "the broker refused a report of tmate's lines (HTTP 400)");
+    CHECK(PollUntil([&] { return boot->Output().find("ssh-access: error: the broker refused a report of tmate's lines (HTTP 400)") != std::string::npos; }));
     CheckNoSecrets(boot->Output(), &server);
   }
 

@@ -5,13 +5,19 @@
 // from the broker, checks its SHA-256, runs it against FakeTmateServer and reports tmate's session
 // lines to the broker. Asserted through the OSB API, the session_url, the fake server (as a viewer
 // typing into the shell) and the clone's captured stdout/stderr.
+//
+// The "session end to end with the real tmate" cases run the real bundle (Debian's tmate 2.4.0,
+// TMATE_BUNDLE_PATH) in the clone for what needs no tmate server: an unreachable one (the fake
+// tmate is kept for what needs a server).
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -37,31 +43,60 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+// What a SessionE2E differs in.
+struct E2EOptions {
+  int tmate_port = 0;  // the port the broker hands out (0: the fake tmate server's)
+  std::string fingerprint = FakeTmateServer::kDefaultFingerprint;
+  std::string host = "127.0.0.1";  // TMATE_SERVER_HOST
+  std::string bundle = TEST_TMATE_BUNDLE_PATH;
+  std::size_t tmpdir_bytes = 0;  // > 0: the containers' TMPDIR is exactly this long
+  std::map<std::string, std::string> container_env;  // added to the containers' environment
+  EnvOverrides broker_env;                            // added to the broker's
+};
+
+E2EOptions WithServer(int tmate_port, std::string fingerprint) {
+  E2EOptions o;
+  o.tmate_port = tmate_port;
+  o.fingerprint = std::move(fingerprint);
+  return o;
+}
+
 // The tmate server, a folder for containers, and the harness whose broker points its clones at
 // them with the test bundle. `tmate_port` overrides the port the broker hands out (an unreachable
 // server); `fingerprint` the ed25519 fingerprint it configures.
 struct SessionE2E {
-  explicit SessionE2E(int tmate_port = 0, std::string fingerprint = FakeTmateServer::kDefaultFingerprint) {
+  explicit SessionE2E(int tmate_port = 0, std::string fingerprint = FakeTmateServer::kDefaultFingerprint)
+      : SessionE2E(WithServer(tmate_port, std::move(fingerprint))) {}
+  explicit SessionE2E(const E2EOptions& o) {
     tmate.Start();
-    port = tmate_port != 0 ? tmate_port : tmate.port();
-    const std::string root = containers.path().string();
+    port = o.tmate_port != 0 ? o.tmate_port : tmate.port();
+    root = containers.path().string();
+    if (o.tmpdir_bytes > 0) {
+      // TMPDIR is <root>/<app guid, 36 characters>/tmp.
+      const std::size_t root_bytes = o.tmpdir_bytes - 36 - 1 - 4;
+      REQUIRE(root_bytes > root.size() + 1);
+      root += "/" + std::string(root_bytes - root.size() - 1, 'r');
+    }
+    std::map<std::string, std::string> container_env = {{"FAKE_TMATE_RETRY_MS", "100"}};
+    for (const auto& [k, v] : o.container_env) container_env[k] = v;
+    EnvOverrides broker_env{{"TMATE_SERVER_HOST", o.host},
+                            {"TMATE_SERVER_PORT", std::to_string(port)},
+                            {"TMATE_SERVER_ED25519_FINGERPRINT", o.fingerprint},
+                            {"TMATE_BUNDLE_PATH", o.bundle},
+                            {"CLONE_POLL_INTERVAL_MS", "100"}};
+    for (const auto& [k, v] : o.broker_env) broker_env[k] = v;
     harness = std::make_unique<CloneHarness>(
         [&](Fake& f) {
           f.UpdateKnobs([&](Fake::Knobs& k) {
             Fake::LocalContainers local;
             local.root_dir = root;
-            local.extra_env = {{"FAKE_TMATE_RETRY_MS", "100"}};
+            local.extra_env = container_env;
             local.stop_grace = milliseconds(3000);
             k.local_containers = local;
             k.instance_start_ticks = 1;
           });
         },
-        EnvOverrides{{"TMATE_SERVER_HOST", "127.0.0.1"},
-                     {"TMATE_SERVER_PORT", std::to_string(port)},
-                     {"TMATE_SERVER_ED25519_FINGERPRINT", fingerprint},
-                     {"TMATE_BUNDLE_PATH", TEST_TMATE_BUNDLE_PATH},
-                     {"CLONE_POLL_INTERVAL_MS", "100"}},
-        std::nullopt);  // no fake report: the real bootstrap reports
+        broker_env, std::nullopt);  // no fake report: the real bootstrap reports
     harness->Provision();
   }
 
@@ -85,6 +120,7 @@ struct SessionE2E {
   // The local containers, under /tmp whatever $TMPDIR is: a clone's tmate socket lives below it
   // (<clone>/tmp/ssh-access/.../tmate.sock), and a Unix socket path has at most 107 bytes.
   TempDir containers{"ssh-access-e2e", "/tmp"};
+  std::string root;  // the containers' root_dir
   int port = 0;
   std::unique_ptr<CloneHarness> harness;
 };
@@ -174,21 +210,6 @@ TEST_SUITE("session end to end") {
     CHECK(kill(container->pid, 0) != 0);
   }
 
-  TEST_CASE("an unreachable tmate server fails the bind with a description naming it; nothing is left") {
-    const int closed = FreeLoopbackPort();
-    SessionE2E e(closed);
-    CloneHarness& t = *e.harness;
-    const std::string bid = CloneBindingId(71);
-    const auto op = t.BindAndWait(bid, t.demo.app_guid);
-    CHECK(CloneHarness::State(op) == "failed");
-    const std::string description = CloneHarness::Description(op);
-    CHECK_MESSAGE(description.find("could not reach the tmate server 127.0.0.1:" + std::to_string(closed)) !=
-                      std::string::npos,
-                  description);
-    CHECK(description.find("Connection refused") != std::string::npos);
-    CHECK(t.AwaitNoClone(bid));
-  }
-
   TEST_CASE("a tmate server whose host key does not match the fingerprint fails the bind and says so") {
     SessionE2E e(0, "SHA256:SomeOtherKeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     CloneHarness& t = *e.harness;
@@ -211,6 +232,119 @@ TEST_SUITE("session end to end") {
     const auto sessions = e.tmate.Sessions();
     REQUIRE_FALSE(sessions.empty());
     CHECK(sessions.back().authorized_keys == std::vector<std::string>{key});
+  }
+}
+
+
+// The socket path the clone's tmate printed (its first line, which the bootstrap passes on).
+std::string TmateSocketOf(const std::string& output) {
+  const std::string said = "ssh-access: To connect to the session locally, run: tmate -S ";
+  const auto at = output.find(said);
+  if (at == std::string::npos) return "";
+  const auto end = output.find(" attach", at);
+  return output.substr(at + said.size(), end - at - said.size());
+}
+
+// The guid of the one clone whose container ran under the containers' folder.
+std::string OnlyContainerGuid(const SessionE2E& e) {
+  std::vector<std::string> guids;
+  for (const auto& entry : std::filesystem::directory_iterator(e.root)) {
+    if (std::filesystem::exists(entry.path() / "stdout.log")) guids.push_back(entry.path().filename().string());
+  }
+  REQUIRE(guids.size() == 1);
+  return guids.front();
+}
+
+// A failed bind's clone: nothing secret in its output, and nothing left once it is gone.
+void CheckFailedCloneLeavesNothing(SessionE2E& e, const std::string& bid, const std::string& clone,
+                                   const FakeCloudController::LocalContainerView& container) {
+  CloneHarness& t = *e.harness;
+  CHECK(t.AwaitNoClone(bid));
+  const std::string output = ReadFile(container.stdout_path) + ReadFile(container.stderr_path);
+  CHECK(output.find(container.env.at("SSH_ACCESS_SESSION_TOKEN")) == std::string::npos);
+  CHECK(output.find("ssh session") == std::string::npos);
+  const std::string socket = TmateSocketOf(output);
+  CHECK_MESSAGE(!socket.empty(), output);
+  CHECK_MESSAGE(CloneHarness::Eventually([&] {
+    const auto after = t.fake.LocalContainer(clone);
+    return after.has_value() && !after->running && !std::filesystem::exists(std::filesystem::path(socket).parent_path());
+  }), output);
+  CHECK(kill(container.pid, 0) != 0);
+  // Unbinding the failed binding leaves nothing either.
+  const Response unbind = t.Unbind(bid);
+  CHECK_MESSAGE((unbind.status == 200 || unbind.status == 202 || unbind.status == 410), unbind.Describe());
+  if (unbind.status == 202) {
+    const auto body = ParseJson(unbind.body);
+    const std::string operation = StringMember(body, "operation").value_or("");
+    CHECK(CloneHarness::State(t.AwaitOperation(bid, operation)) == "succeeded");
+  }
+  CHECK(t.ClonesOf(bid).empty());
+}
+
+TEST_SUITE("session end to end with the real tmate") {
+  TEST_CASE("a closed tmate port fails the bind: could not reach 127.0.0.1:PORT (Connection refused)") {
+    E2EOptions o;
+    o.tmate_port = FreeLoopbackPort();
+    o.bundle = TMATE_BUNDLE_PATH;
+    SessionE2E e(o);
+    CloneHarness& t = *e.harness;
+    const std::string bid = CloneBindingId(80);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneHarness::State(op) == "failed");
+    const std::string description = CloneHarness::Description(op);
+    CHECK_MESSAGE(description.find("could not reach the tmate server 127.0.0.1:" + std::to_string(o.tmate_port) +
+                                   " (Connection refused)") != std::string::npos,
+                  description, "\n", t.broker->LogTail(30));
+    const std::string clone = OnlyContainerGuid(e);
+    const auto container = t.fake.LocalContainer(clone);
+    REQUIRE(container.has_value());
+    CheckFailedCloneLeavesNothing(e, bid, clone, *container);
+  }
+
+  TEST_CASE("an unresolvable tmate host fails the bind at SESSION_START_TIMEOUT, naming the host") {
+    E2EOptions o;
+    o.tmate_port = 2222;
+    o.host = "nonexistent.invalid";
+    o.bundle = TMATE_BUNDLE_PATH;
+    o.container_env = {{"SSH_ACCESS_FAIL_AFTER", "1000"}};  // so the start timeout is what reports
+    o.broker_env = {{"SESSION_START_TIMEOUT", "4"}};
+    SessionE2E e(o);
+    CloneHarness& t = *e.harness;
+    const std::string bid = CloneBindingId(81);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneHarness::State(op) == "failed");
+    const std::string description = CloneHarness::Description(op);
+    CHECK_MESSAGE(description.find("could not look up the tmate server nonexistent.invalid:2222") != std::string::npos,
+                  description, "\n", t.broker->LogTail(30));
+    const std::string clone = OnlyContainerGuid(e);
+    const auto container = t.fake.LocalContainer(clone);
+    REQUIRE(container.has_value());
+    CHECK(container->env.at("SSH_ACCESS_SESSION_START_TIMEOUT") == "4");
+    CHECK(ReadFile(container->stdout_path).find("ssh-access: no session within 4s: reported to the broker") !=
+          std::string::npos);
+    CheckFailedCloneLeavesNothing(e, bid, clone, *container);
+  }
+
+  TEST_CASE("with a TMPDIR of 150 bytes tmate starts and reaches the closed port: the socket is not the error") {
+    E2EOptions o;
+    o.tmate_port = FreeLoopbackPort();
+    o.bundle = TMATE_BUNDLE_PATH;
+    o.tmpdir_bytes = 150;
+    SessionE2E e(o);
+    CloneHarness& t = *e.harness;
+    const std::string bid = CloneBindingId(82);
+    const auto op = t.BindAndWait(bid, t.demo.app_guid);
+    CHECK(CloneHarness::State(op) == "failed");
+    const std::string description = CloneHarness::Description(op);
+    CHECK_MESSAGE(description.find("could not reach the tmate server 127.0.0.1:" + std::to_string(o.tmate_port) +
+                                   " (Connection refused)") != std::string::npos,
+                  description, "\n", t.broker->LogTail(30));
+    CHECK(description.find("socket") == std::string::npos);
+    const std::string clone = OnlyContainerGuid(e);
+    const auto container = t.fake.LocalContainer(clone);
+    REQUIRE(container.has_value());
+    CHECK(container->env.at("TMPDIR").size() == 150);
+    CheckFailedCloneLeavesNothing(e, bid, clone, *container);
   }
 }
 

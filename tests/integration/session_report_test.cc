@@ -259,6 +259,47 @@ TEST_SUITE("session report") {
     }
   }
 
+  TEST_CASE("web session lines, as a tmate server with a web front end prints them, are kept as web_url or ignored, never a 400") {
+    if (!CanMarkBindingSucceeded()) {
+      MESSAGE("skipped: broker/store/pg_store.h is not available");
+      return;
+    }
+    OsbTest t;
+    t.MustProvision("i-1");
+    t.MustBind("i-1", "b-1");
+    SetSessionHashes(t, "b-1", kToken, "");
+    // tmate-websocket (lib/tmate/session.ex) with -F: web ro, ssh ro, web rw, ssh rw.
+    auto lines = [](const std::string& web_rw) {
+      return std::string(R"({"tmate_lines":["To connect to the session locally, run: tmate -S /tmp/ssh-access.Ab12Cd/tmate.sock attach",)"
+                         R"("Connecting to tmate.example.com...",)"
+                         R"("web session read only: https://tmate.example.com/t/ro-A4HHCB4GQRbLw5UjkaJefdNtE",)"
+                         R"("ssh session read only: ssh -p2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@tmate.example.com",)"
+                         R"(")") + web_rw + R"(",)"
+                         R"("ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@tmate.example.com"]})";
+    };
+    const Response kept = Report(t, "b-1", lines("web session: https://tmate.example.com/t/ZtUe8FunVPV2CcSbG4s22rK3f"));
+    REQUIRE_MESSAGE(kept.status == 204, kept.Describe());
+    MarkSucceededBySql(t, "b-1");
+    auto creds = Credentials(t, "i-1", "b-1");
+    CHECK(StringMember(creds, "web_url") ==
+          std::optional<std::string>("https://tmate.example.com/t/ZtUe8FunVPV2CcSbG4s22rK3f"));
+    CHECK(StringMember(creds, "username") == std::optional<std::string>(kSsh1Token));
+
+    // A web URL the broker would not keep (bare scheme, a quote): the session is kept without it.
+    for (const std::string& web : {std::string("web session: http://"), std::string(R"(web session: https://x/\"q\")")}) {
+      CAPTURE(web);
+      const Response ignored = Report(t, "b-1", lines(web));
+      REQUIRE_MESSAGE(ignored.status == 204, ignored.Describe());
+      creds = Credentials(t, "i-1", "b-1");
+      CHECK_FALSE(StringMember(creds, "web_url").has_value());
+      CHECK(StringMember(creds, "username") == std::optional<std::string>(kSsh1Token));
+    }
+    // Nor after the ssh line (the order a web front end may use on another version).
+    const Response after = Report(t, "b-1", R"j({"tmate_lines":["ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@tmate.example.com","web session: http://"]})j");
+    REQUIRE_MESSAGE(after.status == 204, after.Describe());
+    CHECK(StringMember(Credentials(t, "i-1", "b-1"), "username") == std::optional<std::string>(kSsh1Token));
+  }
+
   TEST_CASE("a report that does not authenticate is 401 and changes nothing") {
     OsbTest t;
     t.MustProvision("i-1");

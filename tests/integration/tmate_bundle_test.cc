@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -126,6 +128,46 @@ TEST_SUITE("tmate bundle") {
     }
     CHECK(sha[0] == sha[1]);
     CHECK(sha[0] == Sha256OfFile(kBundle));
+  }
+
+  TEST_CASE("the inputs stamp lists every shared library and changes only when one of the files does") {
+    // The build's stamp (cmake/tmate_bundle.cmake) names each library the bundle holds.
+    const std::string build_stamp = ReadFile(fs::path(kBundle).parent_path() / "tmate-bundle.inputs");
+    for (const char* lib : {"/libssh.so", "/libevent", "/libc.so.6", "/ld-linux"}) {
+      CHECK_MESSAGE(build_stamp.find(lib) != std::string::npos, lib, " is not among the inputs:\n", build_stamp);
+    }
+    CHECK(build_stamp.find("/scripts/build-tmate-bundle\n") != std::string::npos);
+
+    // An `apt-get upgrade` stand-in: libssh resolved (LD_LIBRARY_PATH) to a copy we then change.
+    TempDir dir;
+    const fs::path libs = dir.path() / "lib";
+    fs::create_directories(libs);
+    fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libssh.so.4"), libs / "libssh.so.4");
+    const fs::path stamp = dir.path() / "inputs";
+    const std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LD_LIBRARY_PATH=" + libs.string()};
+    auto run = [&] {
+      RunResult r = Run({kScript, "--tmate", TMATE_BINARY_PATH, "--inputs-stamp", stamp.string()},
+                        Options(std::chrono::seconds(60), {}, env));
+      INFO(r.output);
+      REQUIRE(r.exit_code == 0);
+    };
+    run();
+    const std::string first = ReadFile(stamp);
+    CHECK(first.find((libs / "libssh.so.4").string()) != std::string::npos);
+    const auto mtime = fs::last_write_time(stamp);
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // so a rewrite would show in the mtime
+    run();
+    CHECK(ReadFile(stamp) == first);
+    CHECK(fs::last_write_time(stamp) == mtime);  // unchanged inputs: not touched, nothing rebuilt
+
+    {
+      std::ofstream lib(libs / "libssh.so.4", std::ios::app | std::ios::binary);
+      lib << '\0';  // the upgraded library
+    }
+    run();
+    CHECK(ReadFile(stamp) != first);
+    CHECK(fs::last_write_time(stamp) != mtime);
   }
 
   TEST_CASE("the script refuses a missing tmate and says how to install it") {

@@ -20,6 +20,8 @@ const std::regex kContainerNameRe("^[a-z][a-zA-Z0-9_]*$");
 const std::regex kDnsLabelRe("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
 const std::regex kSemverRe("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$");
 const std::regex kNumberRe("^[0-9]+(\\.[0-9]+)?$");
+// An image reference by digest: REPO[:TAG]@sha256:<64 hex>.
+const std::regex kDigestRefRe("^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$");
 const std::regex kPropertyRefRe("\\(\\(\\s*\\.properties\\.([A-Za-z0-9_]+)");
 
 const std::set<std::string> kPackageTypes = {"app",       "app-broker", "docker-app", "docker-app-broker",
@@ -221,6 +223,41 @@ class Checker {
     }
   }
 
+  // Rule 4.pinned for container `cname`'s `image`: never `latest` or untagged; pulled at tile
+  // build (docker_images) only by digest; shipped as resources/<saved>.tgz only with the pin
+  // resources/<saved>.digest naming the image by digest (required for a release build).
+  void Pinned(const std::string& what, const std::string& cname, const std::string& image, bool pulled,
+              const std::string& saved) {
+    if (image.empty()) return;
+    const std::string last = image.substr(image.find_last_of('/') == std::string::npos ? 0 : image.find_last_of('/') + 1);
+    const bool digest = std::regex_match(image, kDigestRefRe);
+    if (!digest && (last.find(':') == std::string::npos || last.ends_with(":latest"))) {
+      Add("4.pinned", what + ": container " + cname + "'s image '" + image + "' is " +
+                          (last.find(':') == std::string::npos ? "untagged (latest)" : "latest") + ": pin it by digest");
+      return;
+    }
+    if (pulled && !digest) {
+      Add("4.pinned", what + ": container " + cname + "'s image '" + image +
+                          "' is pulled at build time by a tag: name it by digest (REPO@sha256:...)");
+    }
+    if (saved.empty()) return;
+    const std::string pin = "resources/" + saved + ".digest";
+    if (!CheckedPath("4.pinned", what, pin)) {
+      if (options_.require_build_outputs) {
+        Add("4.pinned", what + ": container " + cname + "'s image tarball needs its pin " + pin +
+                            " (the image by digest; docs/operator.md)");
+      }
+      return;
+    }
+    std::ifstream in(fs::path(dir_) / pin);
+    std::string line, extra;
+    std::getline(in, line);
+    std::getline(in, extra);
+    if (!std::regex_match(line, kDigestRefRe) || !extra.empty() || in.good()) {
+      Add("4.pinned", what + ": " + pin + " must hold one image reference by digest (REPO@sha256:<64 hex>)");
+    }
+  }
+
   void DockerBosh(const YAML::Node& p, const std::string& what) {
     for (const char* key : {"cpu", "memory", "ephemeral_disk", "instances", "persistent_disk"}) {
       const bool required = std::string(key) != "persistent_disk";
@@ -254,6 +291,7 @@ class Checker {
       std::string saved = image;
       std::replace(saved.begin(), saved.end(), '/', '-');
       std::replace(saved.begin(), saved.end(), ':', '-');
+      Pinned(what, cname, image, images.count(image) > 0, files.count(saved + ".tgz") > 0 ? saved : "");
       if (image.empty() || (!images.count(image) && !files.count(saved + ".tgz"))) {
         Add("4.image", what + ": container " + cname + "'s image '" + image + "' is neither in docker_images nor a files: entry " +
                            saved + ".tgz");

@@ -30,6 +30,10 @@
 //   4.sizing          cpu, memory, ephemeral_disk, instances (and persistent_disk) are integers
 //   4.image           each container image is in docker_images or has a files: entry named
 //                     after it ("/" and ":" -> "-", .tgz), as tile build --cache names them
+//   4.pinned          no container image is `latest` or untagged; one pulled at build time
+//                     (docker_images) is named by digest; one shipped as resources/X.tgz has the
+//                     pin resources/X.digest holding one REPO@sha256:<64 hex> line (required
+//                     with require_build_outputs; checked whenever present)
 //   4.port22          no bind_ports entry uses host port 22 (the stemcell's sshd)
 //   5.form            each form (and service_plan_form) has name and label
 //   5.property-name   each property has a name matching the tile name rule

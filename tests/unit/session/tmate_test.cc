@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -97,9 +98,11 @@ TEST_SUITE("session::tmate") {
       std::string reason;
     };
     const std::vector<Row> rows = {
-        {"To connect to the session locally, run: tmate -S /tmp/s attach", K::kOther, "", ""},
+        {"To connect to the session locally, run: tmate -S /tmp/s attach", K::kOther, "",
+         "To connect to the session locally, run: tmate -S /tmp/s attach"},
         {"Connecting to 127.0.0.1...", K::kConnecting, "", ""},
-        {"Note: clear your terminal before sharing readonly access", K::kOther, "", ""},
+        {"Note: clear your terminal before sharing readonly access", K::kOther, "",
+         "Note: clear your terminal before sharing readonly access"},
         {"ssh session read only: ssh -p2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1", K::kSessionReadOnly,
          "ssh -p 2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1", ""},
         {"ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1", K::kSessionReadWrite,
@@ -120,7 +123,7 @@ TEST_SUITE("session::tmate") {
         {"Reconnecting...", K::kReconnecting, "", ""},
         {"Error reading from channel: Socket error: disconnected", K::kDisconnected, "", "Socket error: disconnected"},
         {"Server requires authorized_keys but none are given.", K::kAuthorizedKeysRequired, "", ""},
-        {"Use '-a FILENAME' to specify an authorized_keys file.", K::kOther, "", ""},
+        {"Use '-a FILENAME' to specify an authorized_keys file.", K::kAuthorizedKeysHint, "", ""},
         {"Session closed", K::kSessionClosed, "", ""},
         {"Session shell restarted", K::kShellRestarted, "", ""},
         {"", K::kOther, "", ""},
@@ -202,6 +205,155 @@ TEST_SUITE("session::tmate") {
     CHECK_FALSE(nothing.failure.has_value());
   }
 
+  // Every line that means "no session", exactly as tmate 2.4.0 prints it. Where each comes from:
+  // run = Debian's tmate 2.4.0 (/usr/bin/tmate, the one the bundle holds) run here with -F; src =
+  // the tmate 2.4.0 source, tmate-ssh-server d7334ee (tmate-daemon-decoder.c) or libssh 0.10.
+  TEST_CASE("ParseTmateLine and FoldTmateLines classify every line that means no session, as tmate prints it") {
+    using FK = TmateFailure::Kind;
+    struct Row {
+      std::vector<std::string> lines;  // what tmate printed, in order
+      K kind;                          // ParseTmateLine of the last line
+      FK failure;                      // FoldTmateLines of all of them
+      std::string detail;
+    };
+    const std::string long_path = "/tmp/tm1/" + std::string(120, 'x') + "/tmate.sock";
+    const std::vector<Row> rows = {
+        // run: tmate-server-host nonexistent.invalid (tmate-session.c dns_cb), every 2 s.
+        {{"To connect to the session locally, run: tmate -S /tmp/tm1/s2 attach",
+          "nonexistent.invalid lookup failure. Retrying in 2 seconds (nodename nor servname provided, or not known)"},
+         K::kLookupFailure, FK::kLookupFailure, "nodename nor servname provided, or not known"},
+        // run: a closed port on 127.0.0.1 (tmate-ssh-client.c "Error connecting: %s", libssh's strerror).
+        {{"Connecting to 127.0.0.1...", "Error connecting: Connection refused", "Reconnecting...",
+          "Connecting to 127.0.0.1...", "Error connecting: Connection refused"},
+         K::kConnectionError, FK::kConnectionError, "Connection refused"},
+        // run: an address whose packets this machine's network answers with a reset.
+        {{"Connecting to 10.255.255.1...", "Error connecting: Connection reset by peer"}, K::kConnectionError,
+         FK::kConnectionError, "Connection reset by peer"},
+        // src: libssh ssh_connect's "Timeout connecting to %s", under tmate's "Error connecting: %s".
+        {{"Connecting to 10.255.255.1...", "Error connecting: Timeout connecting to 10.255.255.1"},
+         K::kConnectionTimeout, FK::kTimeout, "Timeout connecting to 10.255.255.1"},
+        // run: a listener on 127.0.0.1 whose accept queue is full, so the kernel drops the SYNs.
+        {{"Connecting to 127.0.0.1...", "Error connecting: Connection timed out"}, K::kConnectionTimeout, FK::kTimeout,
+         "Connection timed out"},
+        // src: tmate-ssh-client.c, a host key whose SHA256 is not the configured fingerprint.
+        {{"Connecting to 127.0.0.1...", "Cannot authenticate server", "Reconnecting..."}, K::kReconnecting,
+         FK::kCannotAuthenticate, "Cannot authenticate server"},
+        // src: tmate-ssh-server -A, tmate-daemon-decoder.c tmate_ready: after the session lines.
+        {{"Connecting to 127.0.0.1...", "ssh session read only: ssh -p2222 ro-A4HHCB4GQRbLw5UjkaJefdNtE@127.0.0.1",
+          "ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1",
+          "Server requires authorized_keys but none are given.", "Use '-a FILENAME' to specify an authorized_keys file.",
+          "Press <Ctrl-c><Ctrl-d> to exit.", ""},
+         K::kOther, FK::kAuthorizedKeysRequired, "Server requires authorized_keys but none are given"},
+        // run: -S under a folder whose path is too long for a Unix socket (client.c), exit 1.
+        {{"error connecting to " + long_path + " (File name too long)"}, K::kSocketError, FK::kSocketError,
+         "File name too long"},
+        // run: as nobody, -S in a root-owned mode-700 folder (client.c).
+        {{"error connecting to /tmp/tm1/priv/tmate.sock (Permission denied)"}, K::kSocketError, FK::kSocketError,
+         "Permission denied"},
+        // run: as nobody, -S in a root-owned mode-755 folder (server.c + log.c fatal()).
+        {{"fatal: couldn't create socket: Permission denied"}, K::kSocketError, FK::kSocketError, "Permission denied"},
+        // run: -S in a folder that does not exist.
+        {{"fatal: couldn't create socket: No such file or directory"}, K::kSocketError, FK::kSocketError,
+         "No such file or directory"},
+    };
+    for (const auto& row : rows) {
+      CAPTURE(row.lines.back());
+      CHECK(static_cast<int>(ParseTmateLine(row.lines.back()).kind) == static_cast<int>(row.kind));
+      const TmateOutcome o = FoldTmateLines(row.lines);
+      CHECK_FALSE(o.session.has_value());
+      REQUIRE(o.failure.has_value());
+      CHECK(static_cast<int>(o.failure->kind) == static_cast<int>(row.failure));
+      CHECK(o.failure->detail == row.detail);
+    }
+    CHECK(static_cast<int>(ParseTmateLine("Press <Ctrl-c><Ctrl-d> to exit.").kind) ==
+          static_cast<int>(K::kAuthorizedKeysHint));
+  }
+
+  TEST_CASE("a line not on the list is passed through as its reason, with tokens scrubbed and the length capped") {
+    const TmateLine named = ParseTmateLine("Named sessions are not supported (no websocket server)");
+    CHECK(static_cast<int>(named.kind) == static_cast<int>(K::kOther));
+    CHECK(named.reason == "Named sessions are not supported (no websocket server)");
+    // A token-sized run of token characters never survives, wherever it is.
+    const TmateLine odd = ParseTmateLine("session token ZtUe8FunVPV2CcSbG4s22rK3f expired");
+    CHECK(odd.reason == "session token [redacted] expired");
+    CHECK(ParseTmateLine("Error connecting: ZtUe8FunVPV2CcSbG4s22rK3f").reason == "[redacted]");
+    std::string long_line;
+    for (int i = 0; i < 60; ++i) long_line += "word ";
+    CHECK(ParseTmateLine(long_line).reason.size() == 120);
+    // A session line that does not parse has no reason (it may hold a token in another shape).
+    CHECK(ParseTmateLine("ssh session: ssh -p2222 tok@host; rm -rf /").reason.empty());
+  }
+
+  TEST_CASE("web session lines, as a tmate server with a web front end prints them, are kept or ignored, never a failure") {
+    // tmate-websocket lib/tmate/session.ex: web ro, ssh ro, web rw, ssh rw (no "Note:" with -F).
+    const std::vector<std::string> tmate_io = {
+        "To connect to the session locally, run: tmate -S /tmp/s attach",
+        "Connecting to ssh.tmate.io...",
+        "web session read only: https://tmate.io/t/ro-A4HHCB4GQRbLw5UjkaJefdNtE",
+        "ssh session read only: ssh ro-A4HHCB4GQRbLw5UjkaJefdNtE@nyc1.tmate.io",
+        "web session: https://tmate.io/t/ZtUe8FunVPV2CcSbG4s22rK3f",
+        "ssh session: ssh ZtUe8FunVPV2CcSbG4s22rK3f@nyc1.tmate.io",
+    };
+    CHECK(static_cast<int>(ParseTmateLine(tmate_io[2]).kind) == static_cast<int>(K::kWebSessionReadOnly));
+    const auto a = FoldTmateLines(tmate_io);
+    REQUIRE(a.session.has_value());
+    CHECK(a.session->web_url == "https://tmate.io/t/ZtUe8FunVPV2CcSbG4s22rK3f");
+    CHECK(a.session->ssh_command_read_only == "ssh ro-A4HHCB4GQRbLw5UjkaJefdNtE@nyc1.tmate.io");
+    // What the report does with it: the merge takes it.
+    CHECK(MergeSession("", *a.session, base::TimePoint(std::chrono::seconds(1'800'000'000))).ok());
+
+    // A development front end (config/dev.exs user_facing_base_url "http://localhost:4000/").
+    auto dev = tmate_io;
+    dev[4] = "web session: http://localhost:4000/t/ZtUe8FunVPV2CcSbG4s22rK3f";
+    CHECK(FoldTmateLines(dev).session->web_url == "http://localhost:4000/t/ZtUe8FunVPV2CcSbG4s22rK3f");
+
+    // URLs MergeSession would refuse are ignored: the session stays, without web_url.
+    for (const std::string& bad : {std::string("web session: http://"), std::string("web session: http://a b"),
+                                   std::string("web session: https://x/\"quoted\""),
+                                   "web session: https://tmate.io/t/" + std::string(600, 'a')}) {
+      CAPTURE(bad);
+      auto lines = tmate_io;
+      lines[4] = bad;
+      const auto r = FoldTmateLines(lines);
+      REQUIRE(r.session.has_value());
+      CHECK_FALSE(r.failure.has_value());
+      CHECK_FALSE(r.session->web_url.has_value());
+      CHECK(MergeSession("", *r.session, base::TimePoint(std::chrono::seconds(1'800'000'000))).ok());
+    }
+  }
+
+  TEST_CASE("DecodeContainerReport turns the bootstrap's start timeout and tmate's exit into failures") {
+    using FK = TmateFailure::Kind;
+    const auto dns = DecodeContainerReport(
+        R"j({"tmate_lines":["nonexistent.invalid lookup failure. Retrying in 2 seconds (nodename nor servname provided, or not known)"],"start_timeout_s":5})j");
+    REQUIRE(dns.ok());
+    REQUIRE(dns->failure.has_value());
+    CHECK(dns->failure->kind == FK::kLookupFailure);
+
+    const auto quiet = DecodeContainerReport(R"j({"tmate_lines":["Connecting to 10.255.255.1..."],"start_timeout_s":120})j");
+    REQUIRE(quiet.ok());
+    REQUIRE(quiet->failure.has_value());
+    CHECK(quiet->failure->kind == FK::kStartTimeout);
+    CHECK(quiet->failure->detail == "none within 120 s; tmate's last line: Connecting to 10.255.255.1...");
+
+    const auto exited = DecodeContainerReport(R"j({"tmate_lines":["need UTF-8 locale (LC_CTYPE) but have ANSI_X3.4-1968"],"tmate_exit_status":1})j");
+    REQUIRE(exited.ok());
+    REQUIRE(exited->failure.has_value());
+    CHECK(exited->failure->kind == FK::kBootstrap);
+    CHECK(exited->failure->detail == "tmate exited with status 1: need UTF-8 locale (LC_CTYPE) but have ANSI_X3.4-1968");
+
+    const auto socket = DecodeContainerReport(
+        R"j({"tmate_lines":["error connecting to /tmp/x/tmate.sock (File name too long)"],"tmate_exit_status":1})j");
+    REQUIRE(socket.ok());
+    CHECK(socket->failure->kind == FK::kSocketError);
+
+    for (const char* bad : {R"j({"tmate_lines":[],"start_timeout_s":0})j", R"j({"tmate_lines":[],"start_timeout_s":"5"})j",
+                            R"j({"tmate_lines":[],"tmate_exit_status":256})j"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(DecodeContainerReport(bad).ok());
+    }
+  }
+
   TEST_CASE("DecodeContainerReport reads the bootstrap's form and the direct form, and refuses the rest") {
     const auto lines = DecodeContainerReport(
         R"({"tmate_lines":["ssh session: ssh -p2222 ZtUe8FunVPV2CcSbG4s22rK3f@127.0.0.1"]})");
@@ -241,7 +393,9 @@ TEST_SUITE("session::tmate") {
     CHECK_FALSE(SessionFailure("").has_value());
     CHECK_FALSE(SessionFailure("not json").has_value());
     CHECK(SanitizeFailureDetail("see ssh session: ssh tok@h").find("tok") == std::string::npos);
-    CHECK(SanitizeFailureDetail(std::string(300, 'x')).size() == 120);
+    std::string words;
+    for (int i = 0; i < 100; ++i) words += "ab ";
+    CHECK(SanitizeFailureDetail(words).size() == 120);
   }
 
   TEST_CASE("DescribeTmateFailure names the server and says what to do") {
@@ -255,6 +409,16 @@ TEST_SUITE("session::tmate") {
     CHECK(keys.find("t.example.com:22") != std::string::npos);
     const auto fp = DescribeTmateFailure({TmateFailure::Kind::kCannotAuthenticate, ""}, "t.example.com", 22);
     CHECK(fp.find("TMATE_SERVER_ED25519_FINGERPRINT") != std::string::npos);
+    const auto dns = DescribeTmateFailure({TmateFailure::Kind::kLookupFailure, "nodename nor servname provided, or not known"},
+                                          "nonexistent.invalid", 2222);
+    CHECK(dns.find("could not look up the tmate server nonexistent.invalid:2222") != std::string::npos);
+    CHECK(dns.find("TMATE_SERVER_HOST") != std::string::npos);
+    const auto slow = DescribeTmateFailure({TmateFailure::Kind::kTimeout, "Timeout connecting to 10.0.0.9"}, "t.example.com", 22);
+    CHECK(slow.find("t.example.com:22 timed out") != std::string::npos);
+    const auto sock = DescribeTmateFailure({TmateFailure::Kind::kSocketError, "File name too long"}, "t.example.com", 22);
+    CHECK(sock.find("local socket (File name too long)") != std::string::npos);
+    const auto late = DescribeTmateFailure({TmateFailure::Kind::kStartTimeout, "none within 120 s"}, "t.example.com", 22);
+    CHECK(late.find("no session from the tmate server t.example.com:22 (none within 120 s)") != std::string::npos);
   }
 }
 

@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -159,6 +161,21 @@ TEST_SUITE("tile check") {
         {"4.image", "image without a files entry",
          [](YAML::Node& t, YAML::Node&) { Container(t)["image"] = "tmate/tmate-ssh-server:2.3.0"; }},
         {"4.image", "no files", [](YAML::Node& t, YAML::Node&) { Tmate(t).remove("files"); }},
+        {"4.pinned", "image :latest",
+         [](YAML::Node& t, YAML::Node&) {
+           Container(t)["image"] = "tmate/tmate-ssh-server:latest";
+           Tmate(t)["files"][0] = "resources/tmate-tmate-ssh-server-latest.tgz";
+         }},
+        {"4.pinned", "image without a tag",
+         [](YAML::Node& t, YAML::Node&) {
+           Container(t)["image"] = "tmate/tmate-ssh-server";
+           Tmate(t)["files"][0] = "resources/tmate-tmate-ssh-server.tgz";
+         }},
+        {"4.pinned", "docker_images by tag",
+         [](YAML::Node& t, YAML::Node&) {
+           Container(t)["image"] = "tmate/tmate-ssh-server:2.4";
+           Tmate(t)["docker_images"].push_back("tmate/tmate-ssh-server:2.4");
+         }},
         {"4.port22", "host port 22", [](YAML::Node& t, YAML::Node&) { Container(t)["bind_ports"][0] = "22:2200"; }},
         {"4.port22", "host port 22 on an address",
          [](YAML::Node& t, YAML::Node&) { Container(t)["bind_ports"][0] = "0.0.0.0:22:2200"; }},
@@ -269,10 +286,34 @@ TEST_SUITE("tile check") {
   TEST_CASE("build outputs: missing zips and image tarballs fail only when required") {
     const auto vs = CheckTile(RealTile(), RealManifest(), kTileDir, {.require_build_outputs = true});
     const bool zip = fs::exists(kTileDir + "/resources/ssh-access-broker.zip");
-    const bool image = fs::exists(kTileDir + "/resources/tmate-tmate-ssh-server-latest.tgz");
+    const bool image = fs::exists(kTileDir + "/resources/ssh-access-tmate-ssh-server-pinned.tgz");
+    const bool pin = fs::exists(kTileDir + "/resources/ssh-access-tmate-ssh-server-pinned.digest");
     INFO(Joined(vs));
     CHECK(Names(vs, "3.path") == !zip);
     CHECK(Names(vs, "4.image") == !image);
+    CHECK(Names(vs, "4.pinned") == !pin);
+  }
+
+  TEST_CASE("the tmate image's pin is required for a release and must name the image by digest") {
+    const fs::path dir = fs::temp_directory_path() / ("tile-check-pin-" + std::to_string(::getpid()));
+    fs::create_directories(dir / "resources");
+    const fs::path pin = dir / "resources" / "ssh-access-tmate-ssh-server-pinned.digest";
+    auto pinned = [&](bool release) {
+      return Names(CheckTile(RealTile(), RealManifest(), dir.string(), {.require_build_outputs = release}), "4.pinned");
+    };
+    CHECK(pinned(true));    // no pin: a release build fails
+    CHECK_FALSE(pinned(false));  // CI has no build outputs
+    const std::string digest = "tmate/tmate-ssh-server@sha256:" + std::string(64, 'a');
+    for (const std::string& bad : {std::string("tmate/tmate-ssh-server:latest\n"), std::string("tmate/tmate-ssh-server:2.4\n"),
+                                   std::string("tmate/tmate-ssh-server@sha256:abc\n"), digest + "\n" + digest + "\n", std::string("\n")}) {
+      CAPTURE(bad);
+      std::ofstream(pin) << bad;
+      CHECK(pinned(false));
+      CHECK(pinned(true));
+    }
+    std::ofstream(pin) << digest << "\n";
+    CHECK_FALSE(pinned(true));
+    fs::remove_all(dir);
   }
 }
 
