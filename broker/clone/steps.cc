@@ -146,11 +146,12 @@ StepOutcome CcFailure(const StepContext& ctx, std::string_view step, std::string
   }
 }
 
-// CC's refusal of a log rate under a quota: "Log rate limit cannot be unlimited in organization
-// 'o'." or "... exceeds space log rate quota" (app/models/runtime/process_model.rb,
-// constraints/max_log_rate_limit_policy.rb).
+// CC's refusal of a log rate under a quota: "log_rate_limit cannot be unlimited in organization
+// 'o'." or "log_rate_limit exceeds space log rate quota" (app/models/runtime/process_model.rb,
+// constraints/max_log_rate_limit_policy.rb; Sequel names the column).
 bool IsLogRateRefusal(const Status& s) {
-  return s.code() == Code::kFailedPrecondition && s.message().find("og rate") != std::string::npos;
+  return s.code() == Code::kFailedPrecondition && (s.message().find("log_rate_limit") != std::string::npos ||
+                                                   s.message().find("og rate") != std::string::npos);
 }
 
 StepOutcome LogRateRefused(const Status& s) {

@@ -41,6 +41,8 @@ namespace broker::clone {
 inline constexpr char kDefaultBootstrapCommand[] =
     "u=\"$SSH_ACCESS_BROKER_URL/ssh-access/v1/bootstrap\"; f=\"${TMPDIR:-/tmp}/ssh-access-bootstrap\"; "
     "{ curl -fsSL --retry 5 -o \"$f\" \"$u\" || wget -q -O \"$f\" \"$u\"; } && exec bash \"$f\"";
+// CC refuses a process command over 4096 characters (app/messages/process_update_message.rb).
+static_assert(sizeof(kDefaultBootstrapCommand) - 1 <= 4096, "CC refuses process commands over 4096 characters");
 
 // Operator settings the steps need (from config::Config).
 struct EngineSettings {

@@ -7,7 +7,11 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -77,6 +81,33 @@ void CheckMetadataSent(const Fake& fake, std::size_t* creates, std::size_t* sele
   }
 }
 
+// A copy of the shipped catalog without the plans' clone_log_rate_limit_max; returns its path.
+std::string CatalogWithoutLogRateCap() {
+  std::ifstream in(std::string(BROKER_SOURCE_DIR) + "/catalog/catalog.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string json = text.str();
+  const std::string key = "\"clone_log_rate_limit_max\": 16384,";
+  for (auto at = json.find(key); at != std::string::npos; at = json.find(key)) json.erase(at, key.size());
+  char path[] = "/tmp/ssh-access-catalog-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size()));
+  close(fd);
+  return path;
+}
+
+// Every answer of the fake to the broker, but for the listed statuses, was a success: the broker
+// sent nothing the fake (and so CC) refuses.
+void CheckNothingRefused(const Fake& fake) {
+  for (const auto& e : fake.Journal()) {
+    CAPTURE(e.method);
+    CAPTURE(e.path);
+    CAPTURE(e.body);
+    CHECK((e.status >= 200 && e.status < 300));
+  }
+}
+
 TEST_SUITE("clone::Engine and Cloud Controller's rules") {
   TEST_CASE("the clone's labels, annotations and every label_selector meet CC's metadata rules") {
     CloneHarness t({}, {{"CLONE_MAX_PER_SPACE", "5"}});  // the per-space count lists by label too
@@ -96,6 +127,84 @@ TEST_SUITE("clone::Engine and Cloud Controller's rules") {
     CheckMetadataSent(t.fake, &creates, &selectors);
     CHECK(creates == 1);
     CHECK(selectors >= 2);  // the per-space count and the teardown's lookup
+    // Every request of the bind and the unbind passed the fake's rules (unknown keys, env names,
+    // lifecycle data, droplet copy and assignment, process command and scale, bindings).
+    CheckNothingRefused(t.fake);
+  }
+
+  // app/models/runtime/app_model.rb (validate_environment_variables): a source whose variables CC
+  // would refuse today (set before the rule) makes CC refuse the clone's create.
+  TEST_CASE("CC refusing the clone's environment fails the bind once, naming CC's error title; nothing is left") {
+    CloneHarness t;
+    t.Provision();
+    Fake::AppSpec legacy;
+    legacy.name = "legacy";
+    legacy.space_guid = t.demo.space_guid;
+    legacy.env = {{"PORT", "8080"}};
+    const std::string app = t.fake.AddApp(legacy);
+    const std::string bid = BindingId(6);
+    const auto op = t.BindAndWait(bid, app);
+    CHECK(CloneHarness::State(op) == "failed");
+    const std::string description = CloneHarness::Description(op);
+    CHECK(description.find("Cloud Foundry refused to create the clone app legacy-ssh") != std::string::npos);
+    CHECK(description.find("(Cloud Foundry answered CF-UnprocessableEntity)") != std::string::npos);
+    CHECK(description.find("stack") == std::string::npos);
+    CHECK(description.find("PORT") == std::string::npos);  // CC's detail goes to the log only
+    CHECK(t.fake.Calls("POST", "/v3/apps").size() == 1);  // no retry loop
+    CHECK(t.AllClones().empty());
+  }
+
+  // app/messages/app_create_message.rb: at most 255 characters.
+  TEST_CASE("a source app whose name has CC's longest length is cloned under a name CC accepts") {
+    CloneHarness t;
+    t.Provision();
+    Fake::AppSpec longest;
+    longest.name = std::string(255, 'n');
+    longest.space_guid = t.demo.space_guid;
+    const std::string app = t.fake.AddApp(longest);
+    const std::string bid = BindingId(7);
+    const auto op = t.BindAndWait(bid, app);
+    REQUIRE_MESSAGE(CloneHarness::State(op) == "succeeded", CloneHarness::Description(op));
+    const auto clones = t.ClonesOf(bid);
+    REQUIRE(clones.size() == 1);
+    CHECK(clones.front().name.size() == 255);
+    CHECK(clones.front().name.substr(251) == "-ssh");
+    CheckNothingRefused(t.fake);
+  }
+
+  // app/models/runtime/constraints/max_log_rate_limit_policy.rb: under a space quota with a log
+  // rate limit, CC refuses to start a process that logs without limit.
+  TEST_CASE("under a space log rate quota the plan's cap lets the clone start; without a cap CC's refusal is named") {
+    SUBCASE("with the shipped catalog's cap") {
+      CloneHarness t;
+      t.Provision();
+      // An app with a web process only: CC counts a 0-instance process that logs without limit
+      // too (process_log_rate_limit_calculator.rb), and the broker caps the web process alone.
+      Fake::AppSpec web_only;
+      web_only.name = "web-only";
+      web_only.space_guid = t.demo.space_guid;
+      web_only.process_types = {{"web", "bin/run"}};
+      const std::string app = t.fake.AddApp(web_only);
+      t.fake.SetSpaceLogRateLimit(t.demo.space_guid, 1'000'000);
+      const std::string bid = BindingId(8);
+      const auto op = t.BindAndWait(bid, app);
+      REQUIRE_MESSAGE(CloneHarness::State(op) == "succeeded", CloneHarness::Description(op));
+      CheckNothingRefused(t.fake);
+    }
+    SUBCASE("with a catalog whose plans set no cap") {
+      CloneHarness t({}, {{"BROKER_CATALOG_FILE", CatalogWithoutLogRateCap()}});
+      t.Provision();
+      t.fake.SetSpaceLogRateLimit(t.demo.space_guid, 1'000'000);
+      const std::string bid = BindingId(9);
+      const auto op = t.BindAndWait(bid, t.demo.app_guid);
+      CHECK(CloneHarness::State(op) == "failed");
+      const std::string description = CloneHarness::Description(op);
+      CHECK(description.find("Cloud Foundry refused the clone's log rate limit (Cloud Foundry answered "
+                             "CF-UnprocessableEntity)") != std::string::npos);
+      CHECK(description.find("clone_log_rate_limit_max") != std::string::npos);
+      CHECK(t.fake.Calls("POST", "/v3/apps/:guid/actions/start").size() == 1);  // no retry loop
+      CHECK(t.AwaitNoClone(bid));
+    }
   }
 
   TEST_CASE("CLONE_METADATA_PREFIX names the clone's keys; unbind and the reconciler find clones by it") {
