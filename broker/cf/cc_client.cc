@@ -127,6 +127,12 @@ base::Result<clone::Process> CcClient::GetWebProcess(const std::string& app_guid
   return ParseProcess(resp.body);
 }
 
+base::Result<std::vector<clone::Process>> CcClient::ListProcesses(const std::string& app_guid) {
+  return ListAll<clone::Process>(
+      "/v3/apps/" + Seg(app_guid) + "/processes" + QueryString({{"per_page", std::to_string(options_.per_page)}}),
+      ParseProcessPage);
+}
+
 base::Result<std::vector<clone::ServiceBinding>> CcClient::ListAppBindings(const std::string& app_guid) {
   return ListAll<clone::ServiceBinding>(
       "/v3/service_credential_bindings" + QueryString({{"app_guids", app_guid},

@@ -68,6 +68,7 @@ class CcClient final : public clone::CloudController {
   base::Result<std::map<std::string, std::string>> GetEnvironmentVariables(const std::string& app_guid) override;
   base::Result<clone::Droplet> GetCurrentDroplet(const std::string& app_guid) override;
   base::Result<clone::Process> GetWebProcess(const std::string& app_guid) override;
+  base::Result<std::vector<clone::Process>> ListProcesses(const std::string& app_guid) override;
   base::Result<std::vector<clone::ServiceBinding>> ListAppBindings(const std::string& app_guid) override;
   base::Result<std::vector<std::string>> ListBrokerPlanGuids(const std::string& broker_name) override;
 

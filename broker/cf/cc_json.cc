@@ -295,6 +295,20 @@ base::Result<clone::Process> ParseProcess(std::string_view body) {
   return ProcessFrom(d);
 }
 
+base::Result<Page<clone::Process>> ParseProcessPage(std::string_view body) {
+  rapidjson::Document d;
+  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  const Value* resources = Resources(d);
+  if (resources == nullptr) return base::Status::InvalidArgument("cf: list without resources");
+  Page<clone::Process> page;
+  for (const Value& r : resources->GetArray()) {
+    BROKER_ASSIGN_OR_RETURN(clone::Process p, ProcessFrom(r));
+    page.items.push_back(std::move(p));
+  }
+  page.next_url = NextUrl(d);
+  return page;
+}
+
 base::Result<std::vector<clone::InstanceStats>> ParseProcessStats(std::string_view body) {
   rapidjson::Document d;
   BROKER_RETURN_IF_ERROR(ParseObject(body, &d));

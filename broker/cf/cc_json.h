@@ -57,6 +57,7 @@ base::Result<Page<clone::App>> ParseAppPage(std::string_view body);
 base::Result<std::map<std::string, std::string>> ParseEnvironmentVariables(std::string_view body);
 base::Result<clone::Droplet> ParseDroplet(std::string_view body);
 base::Result<clone::Process> ParseProcess(std::string_view body);
+base::Result<Page<clone::Process>> ParseProcessPage(std::string_view body);
 base::Result<std::vector<clone::InstanceStats>> ParseProcessStats(std::string_view body);
 // A page of /v3/service_credential_bindings with include=service_instance: instance name, type
 // and plan come from that page's `included.service_instances`.

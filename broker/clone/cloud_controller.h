@@ -127,6 +127,8 @@ class CloudController {
   virtual base::Result<Droplet> GetCurrentDroplet(const std::string& app_guid) = 0;
   // GET /v3/apps/:guid/processes/web
   virtual base::Result<Process> GetWebProcess(const std::string& app_guid) = 0;
+  // GET /v3/apps/:guid/processes: every process type of the app; every page followed.
+  virtual base::Result<std::vector<Process>> ListProcesses(const std::string& app_guid) = 0;
   // GET /v3/service_credential_bindings?app_guids=:guid&type=app&include=service_instance
   virtual base::Result<std::vector<ServiceBinding>> ListAppBindings(const std::string& app_guid) = 0;
   // GET /v3/service_plans?service_broker_names=:name -> plan guids (for excluding our own offering)

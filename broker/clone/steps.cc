@@ -536,6 +536,34 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
     }
     if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, "sizing the clone's process failed");
   }
+  // Starting an app starts every process type the droplet made, and CC checks each one's log rate
+  // even at 0 instances: an unlimited one is refused under a log rate quota
+  // (process_log_rate_limit_calculator.rb answers UNLIMITED before it looks at instances). So the
+  // other types (a worker, a task type) get the cap too, at 0 instances: a clone runs a shell,
+  // never the source's workers.
+  if (log_rate_cap > 0) {
+    auto all = ctx.cc.ListProcesses(clone);
+    if (!all.ok()) {
+      return CcFailure(ctx, step::kConfigureProcess, "list_processes", all.status(), "listing the clone's processes failed");
+    }
+    for (const Process& other : *all) {
+      if (other.type == "web" || other.guid == process->guid) continue;
+      const std::int64_t rate = other.log_rate_limit_in_bytes_per_second;
+      if (other.instances == 0 && rate >= 0 && rate <= log_rate_cap) continue;
+      Scale idle;
+      idle.instances = 0;
+      idle.log_rate_limit_in_bytes_per_second = (rate < 0 || rate > log_rate_cap) ? log_rate_cap : rate;
+      const Status s = ctx.cc.ScaleProcess(other.guid, idle);
+      if (IsLogRateRefusal(s)) {
+        LogCcError(ctx, step::kConfigureProcess, "scale_process", s);
+        return LogRateRefused(s);
+      }
+      if (!s.ok()) {
+        return CcFailure(ctx, step::kConfigureProcess, "scale_process", s,
+                         "sizing the clone's " + other.type + " process failed");
+      }
+    }
+  }
   out.Set(out.Obj("clone"), "memory_mb", static_cast<std::int64_t>(memory));
   out.Set(out.Obj("clone"), "web_process_guid", process->guid);
   return StepOutcome::Done();

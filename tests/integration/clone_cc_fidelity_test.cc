@@ -178,18 +178,22 @@ TEST_SUITE("clone::Engine and Cloud Controller's rules") {
     SUBCASE("with the shipped catalog's cap") {
       CloneHarness t;
       t.Provision();
-      // An app with a web process only: CC counts a 0-instance process that logs without limit
-      // too (process_log_rate_limit_calculator.rb), and the broker caps the web process alone.
-      Fake::AppSpec web_only;
-      web_only.name = "web-only";
-      web_only.space_guid = t.demo.space_guid;
-      web_only.process_types = {{"web", "bin/run"}};
-      const std::string app = t.fake.AddApp(web_only);
+      // The demo app's droplet has a web and a task process type, both logging without limit: CC
+      // checks every process of a starting app, a 0-instance one too (AppStart starts them all;
+      // process_log_rate_limit_calculator.rb answers UNLIMITED before it looks at instances).
+      REQUIRE(t.fake.ProcessOf(t.demo.app_guid, "task").has_value());
+      REQUIRE(t.fake.ProcessOf(t.demo.app_guid, "task")->log_rate_limit_in_bytes_per_second == -1);
       t.fake.SetSpaceLogRateLimit(t.demo.space_guid, 1'000'000);
       const std::string bid = BindingId(8);
-      const auto op = t.BindAndWait(bid, app);
+      const auto op = t.BindAndWait(bid, t.demo.app_guid);
       REQUIRE_MESSAGE(CloneHarness::State(op) == "succeeded", CloneHarness::Description(op));
       CheckNothingRefused(t.fake);
+      const auto clones = t.ClonesOf(bid);
+      REQUIRE(clones.size() == 1);
+      const auto task = t.fake.ProcessOf(clones.front().guid, "task");
+      REQUIRE(task.has_value());
+      CHECK(task->log_rate_limit_in_bytes_per_second == 16384);  // catalog.json
+      CHECK(task->instances == 0);  // a clone never runs the source's other processes
     }
     SUBCASE("with a catalog whose plans set no cap") {
       CloneHarness t({}, {{"BROKER_CATALOG_FILE", CatalogWithoutLogRateCap()}});
@@ -277,9 +281,13 @@ TEST_SUITE("clone::Engine and Cloud Controller's rules") {
     const auto patches = t.fake.Calls("PATCH", "/v3/processes/:guid");
     REQUIRE(patches.size() == 1);
     CHECK(patches.front().path == "/v3/processes/" + web->guid);
+    // The web process once, by its own guid; the task process (capped, 0 instances) by its own.
+    const auto task = t.fake.ProcessOf(clones.front().guid, "task");
+    REQUIRE(task.has_value());
     const auto scales = t.fake.Calls("POST", "/v3/processes/:guid/actions/scale");
-    REQUIRE(scales.size() == 1);
-    CHECK(scales.front().path == "/v3/processes/" + web->guid + "/actions/scale");
+    REQUIRE(scales.size() == 2);
+    CHECK(scales[0].path == "/v3/processes/" + web->guid + "/actions/scale");
+    CHECK(scales[1].path == "/v3/processes/" + task->guid + "/actions/scale");
     const auto stats = t.fake.Calls("GET", "/v3/processes/:guid/stats");
     REQUIRE_FALSE(stats.empty());
     for (const auto& e : stats) CHECK(e.path == "/v3/processes/" + web->guid + "/stats");

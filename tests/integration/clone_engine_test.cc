@@ -146,7 +146,11 @@ TEST_SUITE("clone::Engine") {
     CHECK(web->health_check_type == "process");
     CHECK(web->memory_in_mb == 512);
     CHECK(web->instances == 1);
-    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").size() == 1);  // 1024 MB by default
+    // The web process scaled once (1024 MB by default), the task process once (capped, 0 instances).
+    const auto scales = t.fake.Calls("POST", "/v3/processes/:guid/actions/scale");
+    REQUIRE(scales.size() == 2);
+    CHECK(scales[0].path == "/v3/processes/" + web->guid + "/actions/scale");
+    CHECK(t.fake.ProcessOf(clone.guid, "task")->instances == 0);
 
     // Bindings: the source's three, never our own offering's instance.
     const auto bindings = t.fake.BindingsOfApp(clone.guid);
@@ -246,7 +250,10 @@ TEST_SUITE("clone::Engine") {
     CHECK(web->disk_in_mb == source_web->disk_in_mb);
     CHECK(web->instances == 1);
     CHECK(t.fake.Calls("PATCH", "/v3/processes/:guid").size() == 1);
-    CHECK(t.fake.Calls("POST", "/v3/processes/:guid/actions/scale").size() == 1);
+    // The web process once (for its log rate), the task process once (its log rate too).
+    const auto scales = t.fake.Calls("POST", "/v3/processes/:guid/actions/scale");
+    REQUIRE(scales.size() == 2);
+    CHECK(scales[0].path == "/v3/processes/" + web->guid + "/actions/scale");
     CHECK(web->log_rate_limit_in_bytes_per_second == 16384);
     t.broker->Stop();
     const std::string log = t.broker->Log();
