@@ -334,6 +334,9 @@ StepOutcome CreateClone(StepContext& ctx) {
   const Status saved = ctx.save_token_hash(base::Sha256Hex(token));
   if (!saved.ok()) return StepOutcome::Error(saved);
   out.SetBool(kSessionTokenSavedOutput, true);  // as the store marked it; kept by every checkpoint
+  // That mark is a new member of the outputs' root, which may move the root's members: the
+  // references taken above (clone, src) are dead from here on and are looked up again.
+  const Value& source = out.Obj("source");
 
   const auto tmate_config = session::RenderTmateConfig(
       {ctx.settings.tmate_server_host, ctx.settings.tmate_server_port, ctx.settings.tmate_ed25519_fingerprint,
@@ -341,10 +344,10 @@ StepOutcome CreateClone(StepContext& ctx) {
   if (!tmate_config.ok()) return StepOutcome::Fail("the ssh session cannot be configured: " + tmate_config.status().message());
 
   NewApp app;
-  app.space_guid = out.Str(src, "space_guid");
-  app.lifecycle_type = out.Str(src, "lifecycle");
-  app.stack = out.Str(src, "stack");
-  if (const auto it = src.FindMember("buildpacks"); it != src.MemberEnd() && it->value.IsArray()) {
+  app.space_guid = out.Str(source, "space_guid");
+  app.lifecycle_type = out.Str(source, "lifecycle");
+  app.stack = out.Str(source, "stack");
+  if (const auto it = source.FindMember("buildpacks"); it != source.MemberEnd() && it->value.IsArray()) {
     for (const auto& bp : it->value.GetArray()) {
       if (bp.IsString()) app.buildpacks.emplace_back(bp.GetString());
     }
@@ -355,7 +358,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   e["SSH_ACCESS_BINDING_ID"] = b.id;
   e["SSH_ACCESS_SESSION_URL"] = SessionReportUrl(ctx);
   e["SSH_ACCESS_SESSION_TOKEN"] = token;
-  e["SSH_ACCESS_ORIGINAL_COMMAND"] = out.Str(src, "web_command");
+  e["SSH_ACCESS_ORIGINAL_COMMAND"] = out.Str(source, "web_command");
   e["SSH_ACCESS_TMATE_CONFIG"] = *tmate_config;
   e["SSH_ACCESS_TMATE_BUNDLE_URL"] = ctx.settings.tmate_bundle_url;
   e["SSH_ACCESS_TMATE_BUNDLE_SHA256"] = ctx.settings.tmate_bundle_sha256;
@@ -398,8 +401,8 @@ StepOutcome CreateClone(StepContext& ctx) {
       ctx.memo->RememberTaken(app.space_guid, app.name, ctx.clock.Now());
     }
     if (created.ok()) {
-      out.Set(clone, "guid", created->guid);
-      out.Set(clone, "name", app.name);
+      out.Set(out.Obj("clone"), "guid", created->guid);
+      out.Set(out.Obj("clone"), "name", app.name);
       Log()->info("clone.created job={} binding={} clone={} name={}", ctx.job.id, b.id, created->guid, app.name);
       return StepOutcome::Done();
     }
