@@ -286,7 +286,6 @@ StepOutcome CreateClone(StepContext& ctx) {
   constexpr std::string_view kStep = step::kCreateClone;
   Out out(ctx.outputs);
   const osb::Binding& b = ctx.job.binding;
-  Value& clone = out.Obj("clone");
 
   // Adopt a clone an earlier attempt made (found by label, never by name). Every attempt makes
   // the session token's hash durable (below) before it asks for the app, in a statement that also
@@ -299,15 +298,16 @@ StepOutcome CreateClone(StepContext& ctx) {
     auto found = ctx.cc.FindAppsByLabel(BindingLabel(ctx.settings) + "=" + b.id);
     if (!found.ok()) return CcFailure(ctx, kStep, "find_apps", found.status(), "looking for an existing clone failed");
     if (!found->empty()) {
-      out.Set(clone, "guid", found->front().guid);
-      out.Set(clone, "name", found->front().name);
+      out.Set(out.Obj("clone"), "guid", found->front().guid);
+      out.Set(out.Obj("clone"), "name", found->front().name);
       Log()->info("clone.adopted job={} binding={} clone={}", ctx.job.id, b.id, found->front().guid);
       return StepOutcome::Done();
     }
   }
 
-  const Value& src = out.Obj("source");
-  const std::string source_name = out.Str(src, "name");
+  // No reference into the outputs is held across a change of their root's members (a new member
+  // may move the others): each use looks its object up again.
+  const std::string source_name = out.Str(out.Obj("source"), "name");
 
   // The operator's limit on clones per space, counted among the labelled clones of this broker.
   // Checked here, before anything is made: binds racing each other may overshoot it by the
@@ -315,7 +315,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   if (ctx.settings.max_clones_per_space > 0) {
     auto ours = ctx.cc.FindAppsByLabel(ManagedByLabel(ctx.settings) + "=ssh-access");
     if (!ours.ok()) return CcFailure(ctx, kStep, "find_apps", ours.status(), "counting the space's clones failed");
-    const std::string space = out.Str(src, "space_guid");
+    const std::string space = out.Str(out.Obj("source"), "space_guid");
     const auto in_space = std::count_if(ours->begin(), ours->end(), [&](const App& a) { return a.space_guid == space; });
     if (in_space >= ctx.settings.max_clones_per_space) {
       return StepOutcome::Fail("this space already has " + std::to_string(in_space) +
@@ -334,8 +334,7 @@ StepOutcome CreateClone(StepContext& ctx) {
   const Status saved = ctx.save_token_hash(base::Sha256Hex(token));
   if (!saved.ok()) return StepOutcome::Error(saved);
   out.SetBool(kSessionTokenSavedOutput, true);  // as the store marked it; kept by every checkpoint
-  // That mark is a new member of the outputs' root, which may move the root's members: the
-  // references taken above (clone, src) are dead from here on and are looked up again.
+  // Valid while the root gains no member: until "clone" is added, after the app is created.
   const Value& source = out.Obj("source");
 
   const auto tmate_config = session::RenderTmateConfig(
@@ -482,6 +481,19 @@ StepOutcome SetDroplet(StepContext& ctx) {
   return StepOutcome::Done();
 }
 
+// Scales process `guid`; nullopt when CC did it, else the step's outcome: a log rate refusal
+// named as such (a quota's), other failures as CcFailure with `what`.
+std::optional<StepOutcome> ScaleOrRefuse(const StepContext& ctx, const std::string& guid, const Scale& scale,
+                                         const std::string& what) {
+  const Status s = ctx.cc.ScaleProcess(guid, scale);
+  if (s.ok()) return std::nullopt;
+  if (IsLogRateRefusal(s)) {
+    LogCcError(ctx, step::kConfigureProcess, "scale_process", s);
+    return LogRateRefused(s);
+  }
+  return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, what);
+}
+
 StepOutcome ConfigureProcess(StepContext& ctx) {
   Out out(ctx.outputs);
   const Value& src = out.Obj("source");
@@ -532,12 +544,7 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
                      (scale.disk_in_mb <= 0 || process->disk_in_mb == scale.disk_in_mb) &&
                      process->log_rate_limit_in_bytes_per_second == scale.log_rate_limit_in_bytes_per_second;
   if (!sized) {
-    const Status s = ctx.cc.ScaleProcess(process->guid, scale);
-    if (IsLogRateRefusal(s)) {
-      LogCcError(ctx, step::kConfigureProcess, "scale_process", s);
-      return LogRateRefused(s);
-    }
-    if (!s.ok()) return CcFailure(ctx, step::kConfigureProcess, "scale_process", s, "sizing the clone's process failed");
+    if (auto refused = ScaleOrRefuse(ctx, process->guid, scale, "sizing the clone's process failed")) return *refused;
   }
   // Starting an app starts every process type the droplet made, and CC checks each one's log rate
   // even at 0 instances: an unlimited one is refused under a log rate quota
@@ -550,20 +557,14 @@ StepOutcome ConfigureProcess(StepContext& ctx) {
       return CcFailure(ctx, step::kConfigureProcess, "list_processes", all.status(), "listing the clone's processes failed");
     }
     for (const Process& other : *all) {
-      if (other.type == "web" || other.guid == process->guid) continue;
+      if (other.guid == process->guid) continue;
       const std::int64_t rate = other.log_rate_limit_in_bytes_per_second;
       if (other.instances == 0 && rate >= 0 && rate <= log_rate_cap) continue;
       Scale idle;
       idle.instances = 0;
       idle.log_rate_limit_in_bytes_per_second = (rate < 0 || rate > log_rate_cap) ? log_rate_cap : rate;
-      const Status s = ctx.cc.ScaleProcess(other.guid, idle);
-      if (IsLogRateRefusal(s)) {
-        LogCcError(ctx, step::kConfigureProcess, "scale_process", s);
-        return LogRateRefused(s);
-      }
-      if (!s.ok()) {
-        return CcFailure(ctx, step::kConfigureProcess, "scale_process", s,
-                         "sizing the clone's " + other.type + " process failed");
+      if (auto refused = ScaleOrRefuse(ctx, other.guid, idle, "sizing the clone's " + other.type + " process failed")) {
+        return *refused;
       }
     }
   }
