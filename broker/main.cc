@@ -75,6 +75,7 @@ int main() {
 
   auto catalog = config::LoadCatalog(cfg->catalog_file);
   if (!catalog.ok()) return Fail(2, "catalog: " + catalog.status().message());
+  if (const auto fits = config::CheckAgainstCatalog(*cfg, *catalog); !fits.ok()) return Fail(2, "config: " + fits.message());
 
   auto keys = cfg->encryption_keys.find(':') != std::string::npos ? store::KeyRing::FromSpec(cfg->encryption_keys)
                                                                    : store::KeyRing::FromBase64Key(cfg->encryption_keys);
@@ -148,6 +149,7 @@ int main() {
     cc_options.credentials = {cfg->cf_client_id, cfg->cf_client_secret, cfg->cf_admin_user, cfg->cf_admin_password};
     cc_options.http.skip_tls_verification = cfg->cf_skip_ssl_validation;
     cc_options.http.ca_cert = cfg->cf_ca_cert;
+    cc_options.http.request_timeout = std::chrono::seconds(cfg->cf_request_timeout_seconds);
     cc = std::make_unique<cf::CcClient>(std::move(cc_options), &clock);
     clone::WorkerOptions worker_options;
     worker_options.threads = cfg->worker_threads;
@@ -155,6 +157,7 @@ int main() {
     gethostname(host, sizeof host - 1);
     worker_options.worker_id = std::string(host) + ":" + std::to_string(getpid()) + ":" + base::RandomHex(4);
     worker_options.lease = std::chrono::milliseconds(cfg->worker_lease_ms);
+    worker_options.step_retry_budget = std::chrono::seconds(cfg->clone_step_retry_budget_seconds);
     worker = std::make_unique<clone::Worker>(pg_store, *cc, engine, clock, worker_options);
     // TTL and orphans; every process runs one (expiry is fenced by the binding's row lock).
     clone::ReconcilerOptions reconciler_options;

@@ -165,6 +165,14 @@ void WriteToOne(Writer& w, const std::string& guid) {
 
 }  // namespace
 
+namespace {
+// A failure worth retrying: reason() says what kept failing ("HTTP 503"), the title leads the
+// message, which is for the log.
+base::Status RetryableStatus(base::Code code, long http_status, const std::string& title, const std::string& detail) {
+  return {code, title.empty() ? detail : title + ": " + detail, "HTTP " + std::to_string(http_status)};
+}
+}  // namespace
+
 base::Status StatusFromCcResponse(long http_status, std::string_view body) {
   std::string title;
   std::string detail;
@@ -197,11 +205,11 @@ base::Status StatusFromCcResponse(long http_status, std::string_view body) {
   } else if (http_status == 400) {
     c = base::Code::kInvalidArgument;
   } else if (http_status == 408) {
-    c = base::Code::kDeadlineExceeded;
+    return RetryableStatus(base::Code::kDeadlineExceeded, http_status, title, detail);
   } else if (http_status == 422 && (code == 10016 || title == "CF-UniquenessError")) {
     c = base::Code::kAlreadyExists;
   } else if (http_status == 429 || http_status >= 500) {
-    c = base::Code::kUnavailable;
+    return RetryableStatus(base::Code::kUnavailable, http_status, title, detail);
   } else if (http_status >= 400) {
     c = base::Code::kFailedPrecondition;
   } else {

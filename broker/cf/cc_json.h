@@ -26,8 +26,9 @@ namespace broker::cf {
 //   401 kUnauthenticated; 403 kPermissionDenied; 404 kNotFound; 400 kInvalidArgument;
 //   408 kDeadlineExceeded; 422 with code 10016 kAlreadyExists; 429 and 5xx kUnavailable;
 //   any other 4xx (422 10008, 409, ...) kFailedPrecondition.
-// reason() is errors[0].title ("CF-UnprocessableEntity") when the body has one; message() is the
-// `detail` of every error joined by "; ", or "HTTP <status>" when the body has none.
+// message() is the `detail` of every error joined by "; ", or "HTTP <status>" when the body has
+// none. reason() is errors[0].title ("CF-UnprocessableEntity") when the body has one, except for
+// the retryable 408, 429 and 5xx: there it is "HTTP <status>" (the title leads the message).
 base::Status StatusFromCcResponse(long http_status, std::string_view body);
 
 // X-Cf-Warnings values: each warning URL-encoded ('+' or %20 for a space), several joined by

@@ -138,22 +138,26 @@ base::Status TransportStatus(int curl_code, std::string_view detail) {
   message += detail.empty() ? curl_easy_strerror(code) : std::string(detail);
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
-      return base::Status::DeadlineExceeded(std::move(message));
+      return {base::Code::kDeadlineExceeded, std::move(message), "timeout"};
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
+      return {base::Code::kUnavailable, std::move(message), "host not found"};
     case CURLE_COULDNT_CONNECT:
+      return {base::Code::kUnavailable, std::move(message), "connection refused"};
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
+      return {base::Code::kUnavailable, std::move(message), "connection reset"};
     case CURLE_SSL_CONNECT_ERROR:
+      return {base::Code::kUnavailable, std::move(message), "TLS handshake failure"};
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_HTTP3:
     case CURLE_AGAIN:
     case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_SEND_FAIL_REWIND:
-      return base::Status::Unavailable(std::move(message));
+      return {base::Code::kUnavailable, std::move(message), "malformed answer"};
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
@@ -168,7 +172,7 @@ base::Status TransportStatus(int curl_code, std::string_view detail) {
     case CURLE_FAILED_INIT:
       return base::Status::Internal(std::move(message));
     default:
-      return base::Status::Unavailable(std::move(message));
+      return {base::Code::kUnavailable, std::move(message), "transport failure"};
   }
 }
 

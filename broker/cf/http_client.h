@@ -16,8 +16,10 @@
 //   429/503 retry.
 //
 // Errors (transport only; any HTTP status, 4xx and 5xx included, is a response, not an error):
-//   kDeadlineExceeded   the connect or total timeout expired
-//   kUnavailable        DNS, connect, reset, send/receive failures, an empty reply, TLS handshake
+//   kDeadlineExceeded   the connect or total timeout expired (reason "timeout")
+//   kUnavailable        DNS, connect, reset, send/receive failures, an empty reply, TLS handshake;
+//                       reason() names the class: "host not found", "connection refused",
+//                       "connection reset", "TLS handshake failure", "malformed answer"
 //   kFailedPrecondition TLS verification failed, or CF_CA_CERT is unusable (retrying won't help)
 //   kInvalidArgument    a malformed or non-http(s) URL, or a response over max_response_bytes
 //   kInternal           libcurl could not be initialised

@@ -122,7 +122,9 @@ base::Status StatusFromUaaResponse(long http_status, std::string_view body) {
   }
   std::string message = "uaa: token request answered HTTP " + std::to_string(http_status);
   if (!error.empty()) message += " (" + error + ")";
-  if (http_status == 429 || http_status >= 500) return {base::Code::kUnavailable, std::move(message), std::move(error)};
+  if (http_status == 429 || http_status >= 500) {
+    return {base::Code::kUnavailable, std::move(message), "UAA HTTP " + std::to_string(http_status)};
+  }
   return {base::Code::kUnauthenticated, std::move(message), std::move(error)};
 }
 
@@ -146,7 +148,8 @@ base::Result<Endpoints> UaaClient::Discover(bool fresh) {
     base::Logger("cf")->warn("cf.discovery_failed status={}", resp.status);
     const base::Code code = resp.status == 429 || resp.status >= 500 ? base::Code::kUnavailable
                                                                      : base::Code::kFailedPrecondition;
-    return base::Status(code, "cf: API root answered HTTP " + std::to_string(resp.status));
+    return base::Status(code, "cf: API root answered HTTP " + std::to_string(resp.status),
+                        code == base::Code::kUnavailable ? "HTTP " + std::to_string(resp.status) : std::string());
   }
   BROKER_ASSIGN_OR_RETURN(Endpoints e, ParseRootLinks(resp.body, api_url_));
   if (!endpoints_ || endpoints_->self != e.self || endpoints_->token_url != e.token_url) {

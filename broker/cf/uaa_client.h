@@ -77,7 +77,7 @@ struct UaaToken {
 base::Result<UaaToken> ParseTokenResponse(std::string_view body);
 
 // The Status for a non-200 /oauth/token answer: 400/401/403 kUnauthenticated (reason: the OAuth
-// `error` code), 429/5xx kUnavailable, anything else kUnauthenticated. The message never contains
+// `error` code), 429/5xx kUnavailable (reason "UAA HTTP <status>"), anything else kUnauthenticated. The message never contains
 // UAA's error_description.
 base::Status StatusFromUaaResponse(long http_status, std::string_view body);
 

@@ -13,9 +13,11 @@
 //   kPermissionDenied  403 (CF-NotAuthorized 10003, CF-FeatureDisabled 330002)
 //   kUnauthenticated   401 that a token refresh did not cure; UAA refused the broker's credentials
 //   kInvalidArgument   400 / a response the adapter could not parse
-// Every error's reason() is the CF error title ("CF-UnprocessableEntity") when CC sent one, and
+// A refusal's reason() is the CF error title ("CF-UnprocessableEntity") when CC sent one, and
 // its message() is CC's raw `detail`: operator text for the log, never shown to app developers
-// as is (the steps compose user-safe descriptions).
+// as is (the steps compose user-safe descriptions). A retryable failure's reason() says what
+// kept failing, in words a developer may see: "HTTP 503", "HTTP 429", "timeout", "connection
+// reset", "connection refused", "host not found" (broker/cf/http_client.h), "UAA HTTP 503".
 //
 // Real implementation: cf::CcClient (broker/cf/cc_client.h); fake: the fake Cloud Controller in
 // tests/support talks HTTP to the real client. Implementations are thread-safe.

@@ -1,6 +1,8 @@
 #include "broker/clone/state_machine.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <utility>
 
 namespace broker::clone {
 namespace {
@@ -11,7 +13,78 @@ bool Retryable(Code code) {
   return code == Code::kUnavailable || code == Code::kDeadlineExceeded || code == Code::kAborted;
 }
 
+// "45s", "2m10s", "1h05m".
+std::string Duration(std::chrono::milliseconds d) {
+  const long long total = std::max<long long>(0, std::chrono::duration_cast<std::chrono::seconds>(d).count());
+  char buf[32];
+  if (total < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", total);
+  } else if (total < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", total / 60, total % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", total / 3600, (total % 3600) / 60);
+  }
+  return buf;
+}
+
+// The failure class of a retryable error, when the Cloud Controller adapter named one.
+std::string FailureClass(const base::Status& s) {
+  static const char* const kNamed[] = {"timeout",          "connection refused",    "connection reset",
+                                       "host not found",   "TLS handshake failure", "malformed answer",
+                                       "transport failure"};
+  const std::string& r = s.reason();
+  for (const char* named : kNamed) {
+    if (r == named) return r;
+  }
+  for (std::string_view prefix : {"HTTP ", "UAA HTTP "}) {
+    if (r.size() == prefix.size() + 3 && r.compare(0, prefix.size(), prefix) == 0 &&
+        std::all_of(r.begin() + static_cast<std::ptrdiff_t>(prefix.size()), r.end(),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
+      return r;
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string_view StepActivity(std::string_view step) {
+  static const std::pair<std::string_view, std::string_view> kWords[] = {
+      {step::kResolveSource, "reading the app to clone"},
+      {step::kCreateClone, "creating the clone app"},
+      {step::kCopyDroplet, "copying the app's droplet"},
+      {step::kAwaitDroplet, "waiting for the droplet copy"},
+      {step::kSetDroplet, "setting the clone's droplet"},
+      {step::kConfigureProcess, "configuring the clone's process"},
+      {step::kBindServices, "binding the app's services to the clone"},
+      {step::kAwaitBindings, "waiting for the clone's service bindings"},
+      {step::kStart, "starting the clone"},
+      {step::kAwaitSession, "waiting for the clone's session"},
+      {step::kFindClone, "looking for the clone"},
+      {step::kStopClone, "stopping the clone"},
+      {step::kUnbindServices, "unbinding the clone's services"},
+      {step::kDeleteClone, "deleting the clone"},
+      {step::kAwaitDelete, "waiting for the clone's deletion"},
+  };
+  for (const auto& [name, words] : kWords) {
+    if (name == step) return words;
+  }
+  return {};
+}
+
+std::string OutageDescription(std::string_view step, const base::Status& last, std::chrono::milliseconds lasted,
+                              int attempts) {
+  const std::string cls = FailureClass(last);
+  const std::string_view activity = StepActivity(step);
+  std::string d = cls.empty() ? "the broker kept failing while " : "Cloud Foundry kept failing while ";
+  d += activity.empty() ? "running step " + std::string(step) : std::string(activity);
+  d += ": ";
+  d += cls.empty() ? std::string(base::CodeName(last.code())) : cls;
+  d += " for " + Duration(lasted) + " (" + std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts") + ")";
+  d += cls.empty() ? "; try again later, or ask your operator to check the broker's log"
+                   : "; try again later, or ask your operator to check Cloud Foundry (the broker log has its answers)";
+  return d;
+}
 
 std::string DeadlineDescription(osb::JobKind kind) {
   return kind == osb::JobKind::kClone
@@ -60,21 +133,28 @@ Decision Next(const JobPosition& position, const StepOutcome& outcome, base::Tim
       d.next_step = position.step;
       d.run_at = now + outcome.wait;
       return d;
-    case StepOutcome::Kind::kError:
-      if (Retryable(outcome.status.code()) && position.attempt < position.max_attempts) {
-        const auto at = now + Backoff(position.attempt);
-        if (at >= position.deadline_at) break;
+    case StepOutcome::Kind::kError: {
+      d.kind = Decision::Kind::kFail;
+      if (!Retryable(outcome.status.code())) {
+        d.description = "the broker could not complete step " + position.step + " (" +
+                        std::string(base::CodeName(outcome.status.code())) + ")";
+        return d;
+      }
+      // Retried while attempts remain, the run of errors stays within the budget and the retry
+      // comes before the deadline; otherwise the binding learns what kept failing.
+      const base::TimePoint since = position.failing_since.value_or(now);
+      const auto at = now + Backoff(position.attempt);
+      if (position.attempt < position.max_attempts && at - since < position.retry_budget && at < position.deadline_at) {
         d.kind = Decision::Kind::kRetry;
         d.next_step = position.step;
         d.run_at = at;
         return d;
       }
-      d.kind = Decision::Kind::kFail;
-      d.description = Retryable(outcome.status.code())
-                          ? "Cloud Foundry kept failing at step " + position.step + "; try again later"
-                          : "the broker could not complete step " + position.step + " (" +
-                                std::string(base::CodeName(outcome.status.code())) + ")";
+      d.description = OutageDescription(position.step, outcome.status,
+                                        std::chrono::duration_cast<std::chrono::milliseconds>(now - since),
+                                        position.failures_before + 1);
       return d;
+    }
     case StepOutcome::Kind::kFail:
       d.kind = Decision::Kind::kFail;
       d.description = outcome.description;

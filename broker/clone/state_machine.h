@@ -7,7 +7,9 @@
 //              starting): run the same step again after a short delay; no attempt is used up;
 //   kError     it failed with a Status; the Status code alone decides (abseil's retry rule):
 //              kUnavailable / kDeadlineExceeded / kAborted -> retry the step with backoff while
-//              attempts remain, anything else -> fail the binding;
+//              attempts remain and the run of errors is within the retry budget (then the
+//              binding fails naming the step, the failure class and how long it lasted),
+//              anything else -> fail the binding;
 //   kFail      it decided the binding cannot succeed (user-safe description given): fail now.
 // Every decision also respects the job's deadline: past it, the job fails whatever the outcome,
 // so nothing stays "in progress" forever.
@@ -15,6 +17,7 @@
 #define BROKER_CLONE_STATE_MACHINE_H_
 
 #include <chrono>
+#include <optional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +71,13 @@ struct JobPosition {
   int attempt = 1;        // attempts used so far, this one included
   int max_attempts = 10;
   base::TimePoint deadline_at{};
+  // The run of retryable errors this step is in: when its first one came (nullopt: this is the
+  // first) and how many came before this one. A run ends at the first outcome that is no error.
+  std::optional<base::TimePoint> failing_since;
+  int failures_before = 0;
+  // How long a run may last before the step gives up (CLONE_STEP_RETRY_BUDGET_SECONDS): a
+  // platform that keeps failing fails the bind saying so, well before the job's deadline.
+  std::chrono::seconds retry_budget{300};
 };
 
 struct Decision {
@@ -89,6 +99,17 @@ std::chrono::milliseconds Backoff(int attempt);
 
 // The user-safe description of a job that ran past its deadline.
 std::string DeadlineDescription(osb::JobKind kind);
+
+// What a step does, in words a developer reads ("copying the app's droplet"); "" for an
+// unknown step.
+std::string_view StepActivity(std::string_view step);
+
+// The user-safe description of a step that kept failing with retryable errors for `lasted`, in
+// `attempts` attempts, the last one `last`: "Cloud Foundry kept failing while copying the app's
+// droplet: HTTP 503 for 2m10s (12 attempts); ...". Only a failure class the Cloud Controller
+// adapter names (cloud_controller.h: "HTTP 503", "timeout", ...) is quoted, never a message.
+std::string OutageDescription(std::string_view step, const base::Status& last, std::chrono::milliseconds lasted,
+                              int attempts);
 
 // The pure transition function. `now` is the time the step ended.
 Decision Next(const JobPosition& position, const StepOutcome& outcome, base::TimePoint now);

@@ -1,7 +1,9 @@
 #include "broker/clone/worker.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 
 #include "broker/base/log.h"
 #include "broker/base/thread.h"
@@ -47,6 +49,46 @@ bool IsAtOrAfter(osb::JobKind kind, const std::string& step, std::string_view re
   const auto at = std::find(steps.begin(), steps.end(), step);
   const auto ref = std::find(steps.begin(), steps.end(), reference);
   return at != steps.end() && ref != steps.end() && at >= ref;
+}
+
+// The run of retryable errors the job's current step is in (JobPosition::failing_since), kept in
+// the outputs so it survives a restart or another worker's claim: {"step", "since_ms", "count"}.
+constexpr char kFailureRunOutput[] = "failure_run";
+
+struct FailureRun {
+  std::optional<base::TimePoint> since;
+  int count = 0;
+};
+
+FailureRun ReadFailureRun(const rapidjson::Document& outputs, const std::string& step) {
+  FailureRun run;
+  if (!outputs.IsObject()) return run;
+  const auto it = outputs.FindMember(kFailureRunOutput);
+  if (it == outputs.MemberEnd() || !it->value.IsObject()) return run;
+  const auto& v = it->value;
+  const auto s = v.FindMember("step");
+  const auto since = v.FindMember("since_ms");
+  const auto count = v.FindMember("count");
+  if (s == v.MemberEnd() || !s->value.IsString() || step != s->value.GetString()) return run;
+  if (since == v.MemberEnd() || !since->value.IsInt64() || count == v.MemberEnd() || !count->value.IsInt()) return run;
+  run.since = base::TimePoint(std::chrono::milliseconds(since->value.GetInt64()));
+  run.count = std::max(0, count->value.GetInt());
+  return run;
+}
+
+// Records the run after a retried error, or ends it after any other outcome.
+void UpdateFailureRun(rapidjson::Document& outputs, const std::string& step, const FailureRun& before, bool retried,
+                      base::TimePoint now) {
+  if (!outputs.IsObject()) outputs.SetObject();
+  outputs.RemoveMember(kFailureRunOutput);
+  if (!retried) return;
+  auto& a = outputs.GetAllocator();
+  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(before.since.value_or(now).time_since_epoch());
+  rapidjson::Value run(rapidjson::kObjectType);
+  run.AddMember("step", rapidjson::Value(step.c_str(), a), a);
+  run.AddMember("since_ms", rapidjson::Value(static_cast<std::int64_t>(since.count())), a);
+  run.AddMember("count", rapidjson::Value(before.count + 1), a);
+  outputs.AddMember(rapidjson::StringRef(kFailureRunOutput), std::move(run), a);
 }
 
 }  // namespace
@@ -156,7 +198,16 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
               job.binding.id, job.step, job.attempt);
 
   for (;;) {
-    const JobPosition position{job.kind, job.step, job.attempt + 1, job.max_attempts, job.deadline_at};
+    const FailureRun run = ReadFailureRun(outputs, job.step);
+    JobPosition position;
+    position.kind = job.kind;
+    position.step = job.step;
+    position.attempt = job.attempt + 1;
+    position.max_attempts = job.max_attempts;
+    position.deadline_at = job.deadline_at;
+    position.failing_since = run.since;
+    position.failures_before = run.count;
+    position.retry_budget = options_.step_retry_budget;
     StepOutcome outcome;
     Decision d;
     if (clock_.Now() >= job.deadline_at) {
@@ -188,7 +239,9 @@ void Worker::Run(ClaimedJob job, const std::string& owner, bool single_step) {
         Log()->warn("worker.lease_lost job={} binding={} step={}", job.id, job.binding.id, job.step);
         break;
       }
-      d = Next(position, outcome, clock_.Now());
+      const base::TimePoint ended = clock_.Now();
+      d = Next(position, outcome, ended);
+      UpdateFailureRun(outputs, job.step, run, d.kind == Decision::Kind::kRetry, ended);
       Log()->debug("worker.step job={} step={} outcome={} ms={}", job.id, job.step, static_cast<int>(outcome.kind), ms);
     }
 

@@ -51,6 +51,9 @@ struct WorkerOptions {
   std::string worker_id;                           // unique per process, e.g. "<host>:<pid>:<random>"
   std::chrono::milliseconds lease{30'000};         // a claim's lifetime without renewal
   std::chrono::milliseconds idle_poll{500};        // how long an idle thread waits before claiming again
+  // CLONE_STEP_RETRY_BUDGET_SECONDS: how long a step may keep meeting retryable errors before the
+  // job fails saying what kept failing (JobPosition::retry_budget).
+  std::chrono::seconds step_retry_budget{300};
 };
 
 class Worker {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "broker/base/encoding.h"
+#include "broker/osb/broker.h"
 #include "broker/session/tmate.h"
 
 namespace broker::config {
@@ -246,6 +247,11 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   BROKER_ASSIGN_OR_RETURN(c.clone_orphan_grace_seconds,
                           IntVar(getenv, "CLONE_ORPHAN_GRACE_SECONDS", c.clone_orphan_grace_seconds, 0, 7 * 86'400));
 
+  BROKER_ASSIGN_OR_RETURN(c.clone_step_retry_budget_seconds, IntVar(getenv, "CLONE_STEP_RETRY_BUDGET_SECONDS",
+                                                                     c.clone_step_retry_budget_seconds, 1, 86'400));
+  BROKER_ASSIGN_OR_RETURN(c.cf_request_timeout_seconds,
+                          IntVar(getenv, "CF_REQUEST_TIMEOUT_SECONDS", c.cf_request_timeout_seconds, 1, 600));
+
   // The ssh session's start: handed to the clone's bootstrap.
   BROKER_ASSIGN_OR_RETURN(c.session_start_timeout_seconds,
                           IntVar(getenv, "SESSION_START_TIMEOUT", c.session_start_timeout_seconds, 1, 86'400));
@@ -274,6 +280,27 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
     }
   }
   return c;
+}
+
+base::Status CheckAgainstCatalog(const Config& config, const osb::Catalog& catalog) {
+  const auto budget = std::chrono::seconds(config.clone_step_retry_budget_seconds);
+  const auto refuse = [&](const std::string& what, std::chrono::seconds deadline) {
+    return Bad("CLONE_STEP_RETRY_BUDGET_SECONDS", "must be below " + what + " (" + std::to_string(deadline.count()) +
+                                                      " s), so a Cloud Controller outage fails a bind saying so before "
+                                                      "the deadline does (got " +
+                                                      std::to_string(budget.count()) + ")");
+  };
+  if (budget >= osb::kTeardownDeadline) return refuse("the unbind's deadline", osb::kTeardownDeadline);
+  for (const osb::Service& service : catalog.services()) {
+    for (const osb::Plan& plan : service.plans) {
+      const auto deadline = osb::BindDeadline(&plan);
+      if (budget >= deadline) {
+        return refuse("the bind deadline of plan " + service.name + "/" + plan.name + " (maximum_polling_duration)",
+                      deadline);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 base::Result<osb::Catalog> LoadCatalog(const std::string& path) {

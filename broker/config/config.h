@@ -55,6 +55,11 @@ struct Config {
   int worker_threads = 2;               // WORKER_THREADS (0: this process runs no jobs)
   int worker_lease_ms = 30'000;         // WORKER_LEASE_MS: a dead worker's jobs are taken over after this
   int clone_poll_interval_ms = 2'000;   // CLONE_POLL_INTERVAL_MS: between looks at CC async work
+  // CLONE_STEP_RETRY_BUDGET_SECONDS (1-86400): how long a step may keep meeting Cloud Controller
+  // failures (5xx, 429, timeouts, resets) before the bind fails saying so; below every plan's
+  // bind deadline and the teardown's (CheckAgainstCatalog).
+  int clone_step_retry_budget_seconds = 300;
+  int cf_request_timeout_seconds = 60;  // CF_REQUEST_TIMEOUT_SECONDS (1-600): one CC/UAA request, all in
   // CLONE_METADATA_PREFIX: the prefix of the clone's label and annotation keys; a DNS name with
   // a dot, as Cloud Controller requires (clone/metadata.h).
   std::string clone_metadata_prefix = clone::kDefaultMetadataPrefix;
@@ -81,6 +86,11 @@ Getenv ProcessEnvironment();
 // postgresql:// ("uri", then "url"); nullopt when there is none. kInvalidArgument when the text
 // is not JSON.
 base::Result<std::optional<std::string>> PostgresUriFromVcapServices(std::string_view vcap_services);
+
+// The settings that must fit the catalog: CLONE_STEP_RETRY_BUDGET_SECONDS below every plan's bind
+// deadline (maximum_polling_duration, osb::BindDeadline) and the teardown's. kInvalidArgument
+// naming the variable and the plan.
+base::Status CheckAgainstCatalog(const Config& config, const osb::Catalog& catalog);
 
 // Reads and validates the catalog file. kInvalidArgument naming the file and the field, or
 // kNotFound when the file cannot be read.

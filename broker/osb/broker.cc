@@ -15,8 +15,6 @@ using base::Status;
 constexpr char kCloneFirstStep[] = "resolve_source";
 constexpr char kTeardownFirstStep[] = "find_clone";
 constexpr int kJobMaxAttempts = 10;
-constexpr auto kDefaultCloneDeadline = std::chrono::minutes(30);
-constexpr auto kTeardownDeadline = std::chrono::hours(1);
 
 std::shared_ptr<spdlog::logger> Log() {
   static const auto log = base::Logger("osb");
@@ -159,14 +157,15 @@ Status Broker::Update(const RequestContext& ctx, const UpdateRequest& req) {
   });
 }
 
+std::chrono::seconds BindDeadline(const Plan* plan) {
+  if (plan != nullptr && plan->maximum_polling_duration > 0) return std::chrono::seconds(plan->maximum_polling_duration);
+  return kDefaultCloneDeadline;
+}
+
 base::TimePoint Broker::JobDeadline(const Binding& binding) const {
   if (binding.operation == BindingOperation::kUnbind) return clock_.Now() + kTeardownDeadline;
   const Service* service = catalog_.FindService(binding.service_id);
-  const Plan* plan = service ? catalog_.FindPlan(*service, binding.plan_id) : nullptr;
-  if (plan != nullptr && plan->maximum_polling_duration > 0) {
-    return clock_.Now() + std::chrono::seconds(plan->maximum_polling_duration);
-  }
-  return clock_.Now() + kDefaultCloneDeadline;
+  return clock_.Now() + BindDeadline(service ? catalog_.FindPlan(*service, binding.plan_id) : nullptr);
 }
 
 Status Broker::StartTeardown(StoreTx& tx, const RequestContext& ctx, Binding& binding) {

@@ -12,6 +12,7 @@
 #ifndef BROKER_OSB_BROKER_H_
 #define BROKER_OSB_BROKER_H_
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,12 @@
 #include "broker/osb/types.h"
 
 namespace broker::osb {
+
+// How long a bind's clone job and an unbind's teardown job may run before they fail.
+inline constexpr std::chrono::seconds kDefaultCloneDeadline{30 * 60};  // a plan without maximum_polling_duration
+inline constexpr std::chrono::seconds kTeardownDeadline{60 * 60};
+// A bind's deadline on `plan` (nullptr: an unknown plan): its maximum_polling_duration, or the default.
+std::chrono::seconds BindDeadline(const Plan* plan);
 
 // Who asked: from the OSB headers; used for audit events and logs, never for decisions.
 struct RequestContext {

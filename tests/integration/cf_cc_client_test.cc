@@ -434,7 +434,8 @@ TEST_SUITE("cf::CcClient") {
     const auto app = cc.GetApp(env.demo.app_guid);
     REQUIRE_FALSE(app.ok());
     CHECK(app.status().code() == base::Code::kUnavailable);
-    CHECK(app.status().reason() == "CF-RateLimitExceeded");
+    CHECK(app.status().reason() == "HTTP 429");
+    CHECK(app.status().message().rfind("CF-RateLimitExceeded: ", 0) == 0);
     CHECK(env.Waits().empty());
     CHECK(env.Count("GET", "/v3/apps/:guid") == 1);
   }
@@ -446,7 +447,8 @@ TEST_SUITE("cf::CcClient") {
     const auto app = cc.GetApp(env.demo.app_guid);
     REQUIRE_FALSE(app.ok());
     CHECK(app.status().code() == base::Code::kUnavailable);
-    CHECK(app.status().reason() == "CF-ServiceUnavailable");
+    CHECK(app.status().reason() == "HTTP 503");
+    CHECK(app.status().message().rfind("CF-ServiceUnavailable: ", 0) == 0);
     CHECK(env.Count("GET", "/v3/apps/:guid") == 3);
     CHECK(env.Waits() == std::vector<milliseconds>{milliseconds(500), milliseconds(1000)});
   }
@@ -705,7 +707,7 @@ TEST_SUITE("cf::CcClient") {
     CHECK(cc.FindAppsByLabel(binding_label)->empty());
   }
 
-  TEST_CASE("documented CC errors come back as the port's codes with the CF title and detail") {
+  TEST_CASE("documented CC errors come back as the port's codes with the CF title (a refusal's reason, a retryable one's message) and detail") {
     Env env;
     CcClient cc(env.Options());
     clone::NewApp spec;
@@ -786,13 +788,15 @@ TEST_SUITE("cf::CcClient") {
       env.fake.AddFault({Fake::Fault::Kind::kInstancesUnavailable, "GET", "/v3/processes/:guid/stats", 1, 0});
       const auto stats = cc.GetProcessStats(env.demo.app_guid);
       CHECK(stats.status().code() == base::Code::kUnavailable);
-      CHECK(stats.status().reason() == "CF-InstancesUnavailable");
+      CHECK(stats.status().reason() == "HTTP 503");
+      CHECK(stats.status().message().rfind("CF-InstancesUnavailable: ", 0) == 0);
     }
     SUBCASE("500 is kUnavailable") {
       env.fake.AddFault({Fake::Fault::Kind::kInternalError, "POST", "/v3/apps", 1, 1});
       const auto made = cc.CreateApp(spec);
       CHECK(made.status().code() == base::Code::kUnavailable);
-      CHECK(made.status().reason() == "UnknownError");
+      CHECK(made.status().reason() == "HTTP 500");
+      CHECK(made.status().message().rfind("UnknownError: ", 0) == 0);
       CHECK(env.Count("POST", "/v3/apps") == 1);  // 500 is not retried by the transport
     }
   }

@@ -424,7 +424,9 @@ TEST_SUITE("clone::Engine") {
     // A catalog whose plans allow 4 s of polling: the clone job's deadline.
     const std::string catalog_path = CatalogWithDeadline(4);
     std::string redis;
-    CloneTest t([&](Fake& f) { (void)f; }, {{"BROKER_CATALOG_FILE", catalog_path}});
+    // The step retry budget must end before that deadline (the broker refuses to start otherwise).
+    CloneTest t([&](Fake& f) { (void)f; },
+                {{"BROKER_CATALOG_FILE", catalog_path}, {"CLONE_STEP_RETRY_BUDGET_SECONDS", "2"}});
     redis = t.demo.redis_instance_guid;
     t.fake.UpdateKnobs([&](Fake::Knobs& k) { k.binding_job_stuck_for_instances = {redis}; });
     t.Provision();

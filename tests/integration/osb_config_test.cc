@@ -54,6 +54,10 @@ TEST_SUITE("osb config") {
         // cloud_controller_ng app/messages/metadata_validator_helper.rb: a key prefix is a DNS
         // name with a dot, so CC would refuse every clone and every label_selector.
         {"metadata prefix without a dot", {{"CLONE_METADATA_PREFIX", "ssh-access"}}, "CLONE_METADATA_PREFIX", ""},
+        // A step retry budget as long as the shipped plans' 1800 s bind deadline: an outage would
+        // end a bind as "not ready in time" instead of naming what kept failing.
+        {"step retry budget past the plans' deadline", {{"CLONE_STEP_RETRY_BUDGET_SECONDS", "1800"}},
+         "CLONE_STEP_RETRY_BUDGET_SECONDS", ""},
     };
     for (const auto& c : cases) {
       BROKER_CAPTURE(c.name);

@@ -54,26 +54,28 @@ TEST_SUITE("cf::HttpClient") {
     struct Row {
       int curl_code;
       base::Code want;
+      std::string reason;  // retryable ones: the class a bind's description names
     };
     const std::vector<Row> rows = {
-        {CURLE_OK, base::Code::kOk},
-        {CURLE_OPERATION_TIMEDOUT, base::Code::kDeadlineExceeded},
-        {CURLE_COULDNT_CONNECT, base::Code::kUnavailable},
-        {CURLE_COULDNT_RESOLVE_HOST, base::Code::kUnavailable},
-        {CURLE_RECV_ERROR, base::Code::kUnavailable},  // connection reset by peer
-        {CURLE_SEND_ERROR, base::Code::kUnavailable},
-        {CURLE_GOT_NOTHING, base::Code::kUnavailable},
-        {CURLE_SSL_CONNECT_ERROR, base::Code::kUnavailable},
-        {CURLE_PEER_FAILED_VERIFICATION, base::Code::kFailedPrecondition},
-        {CURLE_SSL_CACERT_BADFILE, base::Code::kFailedPrecondition},
-        {CURLE_URL_MALFORMAT, base::Code::kInvalidArgument},
-        {CURLE_UNSUPPORTED_PROTOCOL, base::Code::kInvalidArgument},
-        {CURLE_OUT_OF_MEMORY, base::Code::kInternal},
+        {CURLE_OK, base::Code::kOk, ""},
+        {CURLE_OPERATION_TIMEDOUT, base::Code::kDeadlineExceeded, "timeout"},
+        {CURLE_COULDNT_CONNECT, base::Code::kUnavailable, "connection refused"},
+        {CURLE_COULDNT_RESOLVE_HOST, base::Code::kUnavailable, "host not found"},
+        {CURLE_RECV_ERROR, base::Code::kUnavailable, "connection reset"},  // connection reset by peer
+        {CURLE_SEND_ERROR, base::Code::kUnavailable, "connection reset"},
+        {CURLE_GOT_NOTHING, base::Code::kUnavailable, "connection reset"},
+        {CURLE_SSL_CONNECT_ERROR, base::Code::kUnavailable, "TLS handshake failure"},
+        {CURLE_PEER_FAILED_VERIFICATION, base::Code::kFailedPrecondition, "TlsVerificationFailed"},
+        {CURLE_SSL_CACERT_BADFILE, base::Code::kFailedPrecondition, "TlsVerificationFailed"},
+        {CURLE_URL_MALFORMAT, base::Code::kInvalidArgument, ""},
+        {CURLE_UNSUPPORTED_PROTOCOL, base::Code::kInvalidArgument, ""},
+        {CURLE_OUT_OF_MEMORY, base::Code::kInternal, ""},
     };
     for (const Row& row : rows) {
       CAPTURE(row.curl_code);
       const base::Status s = TransportStatus(row.curl_code, "detail text");
       CHECK(s.code() == row.want);
+      CHECK(s.reason() == row.reason);
       if (!s.ok()) CHECK(s.message() == "http: detail text");
     }
     CHECK(TransportStatus(CURLE_PEER_FAILED_VERIFICATION, "").reason() == "TlsVerificationFailed");

@@ -128,8 +128,9 @@ TEST_SUITE("cf::UaaClient") {
          base::Code::kUnauthenticated, "invalid_token"},
         {400, R"({"error":"invalid_scope","error_description":"Invalid scope"})", base::Code::kUnauthenticated,
          "invalid_scope"},
-        {429, R"({"error":"too_many"})", base::Code::kUnavailable, "too_many"},
-        {503, "<html>down</html>", base::Code::kUnavailable, ""},
+        // Retryable: reason() says what kept failing (the OAuth code stays in the message).
+        {429, R"({"error":"too_many"})", base::Code::kUnavailable, "UAA HTTP 429"},
+        {503, "<html>down</html>", base::Code::kUnavailable, "UAA HTTP 503"},
         {401, R"({"error":"rt-SECRET-42 has spaces and: colons"})", base::Code::kUnauthenticated, ""},
     };
     for (const Row& row : rows) {

@@ -16,7 +16,13 @@ const base::TimePoint kNow = base::TimePoint(seconds(1'800'000'000));
 
 JobPosition At(osb::JobKind kind, std::string step, int attempt = 1, int max_attempts = 10,
                base::TimePoint deadline = kNow + std::chrono::hours(1)) {
-  return JobPosition{kind, std::move(step), attempt, max_attempts, deadline};
+  JobPosition p;
+  p.kind = kind;
+  p.step = std::move(step);
+  p.attempt = attempt;
+  p.max_attempts = max_attempts;
+  p.deadline_at = deadline;
+  return p;
 }
 
 TEST_SUITE("clone::StateMachine") {
@@ -127,6 +133,59 @@ TEST_SUITE("clone::StateMachine") {
     CHECK(Backoff(6) == milliseconds(60000));
     CHECK(Backoff(50) == milliseconds(60000));
     CHECK(Backoff(0) == milliseconds(2000));
+  }
+
+  TEST_CASE("a step that keeps failing gives up within the retry budget, naming the step, the class and the time") {
+    JobPosition p = At(osb::JobKind::kClone, "copy_droplet", 3);
+    p.retry_budget = seconds(60);
+    p.failures_before = 2;
+    const StepOutcome e503 =
+        StepOutcome::Error(base::Status(base::Code::kUnavailable, "CF-ServiceUnavailable: x", "HTTP 503"));
+    // 50 s into the run, a backoff of 8 s still fits the budget: retried.
+    p.failing_since = kNow - seconds(50);
+    CHECK(Next(p, e503, kNow).kind == K::kRetry);
+    // 130 s in, an 8 s backoff would end past a 135 s budget: the bind fails now, long before the
+    // job's deadline (an hour away).
+    p.failing_since = kNow - seconds(130);
+    p.retry_budget = seconds(135);
+    const Decision d = Next(p, e503, kNow);
+    REQUIRE(d.kind == K::kFail);
+    CHECK(d.description ==
+          "Cloud Foundry kept failing while copying the app's droplet: HTTP 503 for 2m10s (3 attempts); try again "
+          "later, or ask your operator to check Cloud Foundry (the broker log has its answers)");
+    // The first error of a run starts it: a budget shorter than one backoff gives up at once.
+    JobPosition first = At(osb::JobKind::kTeardown, "delete_clone", 1);
+    first.retry_budget = seconds(1);
+    const Decision once =
+        Next(first, StepOutcome::Error(base::Status(base::Code::kDeadlineExceeded, "t", "timeout")), kNow);
+    REQUIRE(once.kind == K::kFail);
+    CHECK(once.description.find("while deleting the clone: timeout for 0s (1 attempt)") != std::string::npos);
+  }
+
+  TEST_CASE("an outage description quotes only a failure class the adapter names, never a message or a title") {
+    const auto describe = [](base::Status s) { return OutageDescription("start", s, seconds(75), 4); };
+    CHECK(describe(base::Status(base::Code::kUnavailable, "reset by peer", "connection reset")) ==
+          "Cloud Foundry kept failing while starting the clone: connection reset for 1m15s (4 attempts); try again "
+          "later, or ask your operator to check Cloud Foundry (the broker log has its answers)");
+    CHECK(describe(base::Status(base::Code::kUnavailable, "x", "UAA HTTP 502")).find(": UAA HTTP 502 for") !=
+          std::string::npos);
+    // Anything else is the broker's own trouble (a database outage), named by its code only.
+    const std::string other = describe(base::Status(base::Code::kUnavailable, "secret detail", "CF-Secret reason"));
+    CHECK(other.rfind("the broker kept failing while starting the clone: unavailable for 1m15s", 0) == 0);
+    CHECK(other.find("secret") == std::string::npos);
+    CHECK(other.find("CF-Secret") == std::string::npos);
+    CHECK(OutageDescription("start", base::Status(base::Code::kUnavailable, "", "HTTP 5031"), seconds(3700), 2)
+              .find(": unavailable for 1h01m (2 attempts)") != std::string::npos);
+  }
+
+  TEST_CASE("every step of both jobs says what it does in words") {
+    for (const auto kind : {osb::JobKind::kClone, osb::JobKind::kTeardown}) {
+      for (const std::string_view step : Steps(kind)) {
+        CAPTURE(step);
+        CHECK_FALSE(StepActivity(step).empty());
+      }
+    }
+    CHECK(StepActivity("no_such_step").empty());
   }
 }
 

@@ -208,12 +208,32 @@ TEST_SUITE("config::Config") {
         {"CLONE_MAX_MEMORY_MB", "1G"},  {"WORKER_THREADS", "-1"},
         {"RECONCILE_INTERVAL_MS", "-1"}, {"RECONCILE_INTERVAL_MS", "5m"}, {"RECONCILE_INTERVAL_MS", "86400001"},
         {"CLONE_ORPHAN_GRACE_SECONDS", "-1"}, {"CLONE_ORPHAN_GRACE_SECONDS", "10m"},
+        {"CLONE_STEP_RETRY_BUDGET_SECONDS", "0"}, {"CLONE_STEP_RETRY_BUDGET_SECONDS", "5m"},
+        {"CF_REQUEST_TIMEOUT_SECONDS", "0"}, {"CF_REQUEST_TIMEOUT_SECONDS", "601"},
     };
     for (const Row& row : rows) {
       CAPTURE(row.variable);
       CAPTURE(row.value);
       CheckRejected(With(Minimal(), {{row.variable, row.value}}), row.variable);
     }
+  }
+
+  TEST_CASE("CLONE_STEP_RETRY_BUDGET_SECONDS must end before every plan's bind deadline and the unbind's") {
+    auto catalog = LoadCatalog(std::string(BROKER_SOURCE_DIR) + "/catalog/catalog.json");
+    REQUIRE_MESSAGE(catalog.ok(), catalog.status().ToString());
+    const Config defaults = MustLoad(Minimal());
+    CHECK(defaults.clone_step_retry_budget_seconds == 300);
+    CHECK(defaults.cf_request_timeout_seconds == 60);
+    CHECK(CheckAgainstCatalog(defaults, *catalog).ok());
+    // The shipped plans allow 1800 s of polling.
+    CHECK(CheckAgainstCatalog(MustLoad(With(Minimal(), {{"CLONE_STEP_RETRY_BUDGET_SECONDS", "1799"}})), *catalog).ok());
+    const base::Status late =
+        CheckAgainstCatalog(MustLoad(With(Minimal(), {{"CLONE_STEP_RETRY_BUDGET_SECONDS", "1800"}})), *catalog);
+    REQUIRE_FALSE(late.ok());
+    CAPTURE(late.message());
+    CHECK(late.code() == Code::kInvalidArgument);
+    CHECK(late.message().rfind("CLONE_STEP_RETRY_BUDGET_SECONDS: must be below the bind deadline of plan ", 0) == 0);
+    CHECK(late.message().find("(1800 s)") != std::string::npos);
   }
 
   TEST_CASE("RECONCILE_INTERVAL_MS is 0 (off) or from 100 ms to a day") {
