@@ -32,7 +32,8 @@ base::Status ParseObject(std::string_view body, const char* what, rapidjson::Doc
   if (!parsed.ok()) {
     refused = {base::Code::kUnavailable, parsed.status().message(), std::string(kMalformedResponse)};
   } else if (!parsed->IsObject()) {
-    refused = {base::Code::kUnavailable, std::string("cf: the Cloud Controller's ") + what + " answer is not a JSON object",
+    refused = {base::Code::kUnavailable,
+               std::string("cf: the Cloud Controller's ") + what + " answer is not a JSON object",
                std::string(kMalformedResponse)};
   } else {
     *d = std::move(parsed).value();

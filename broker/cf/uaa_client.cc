@@ -133,7 +133,9 @@ base::Result<UaaToken> ParseTokenResponse(std::string_view body) {
 base::Status StatusFromUaaResponse(long http_status, std::string_view body) {
   std::string error;
   // An error body that does not parse just has no OAuth error code.
-  if (auto d = base::ParseJson(body, "cf: UAA's error answer"); d.ok() && d->IsObject()) error = StringMember(*d, "error");
+  if (auto d = base::ParseJson(body, "cf: UAA's error answer"); d.ok() && d->IsObject()) {
+    error = StringMember(*d, "error");
+  }
   // The OAuth error code is a short token ("invalid_client"); anything else is not trusted into
   // a log line.
   if (error.size() > 64 || !std::all_of(error.begin(), error.end(), [](unsigned char c) {
