@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <utility>
 
 #include "broker/base/encoding.h"
+#include "broker/base/json.h"
+#include "broker/base/log.h"
 #include "broker/cf/url.h"
 
 namespace broker::cf {
@@ -18,10 +22,26 @@ namespace {
 
 using rapidjson::Value;
 
-base::Status ParseObject(std::string_view body, rapidjson::Document* d) {
-  d->Parse(body.data(), body.size());
-  if (d->HasParseError() || !d->IsObject()) return base::Status::InvalidArgument("cf: response is not a JSON object");
-  return base::Status::Ok();
+// An answer that is not a JSON object (cut short by a proxy, an HTML error page sent with 200, a
+// corrupt body) is a failure of the call, not of what we asked: kUnavailable, so the step is
+// retried with backoff. The body may hold credentials or tokens: only what was being read, the
+// reason and the offset reach the Status and the log.
+base::Status ParseObject(std::string_view body, const char* what, rapidjson::Document* d) {
+  auto parsed = base::ParseJson(body, std::string("cf: the Cloud Controller's ") + what + " answer");
+  base::Status refused;
+  if (!parsed.ok()) {
+    refused = {base::Code::kUnavailable, parsed.status().message(), std::string(kMalformedResponse)};
+  } else if (!parsed->IsObject()) {
+    refused = {base::Code::kUnavailable,
+               std::string("cf: the Cloud Controller's ") + what + " answer is not a JSON object",
+               std::string(kMalformedResponse)};
+  } else {
+    *d = std::move(parsed).value();
+    return base::Status::Ok();
+  }
+  base::Logger("cf")->warn("cf.malformed_response what={} bytes={} detail={}", base::LogQuote(what), body.size(),
+                           base::LogQuote(refused.message()));
+  return refused;
 }
 
 // The member `key` of `v` when `v` is an object that has it; nullptr otherwise.
@@ -46,11 +66,31 @@ std::string Str(const Value& v, std::initializer_list<const char*> path) {
   return s != nullptr && s->IsString() ? std::string(s->GetString(), s->GetStringLength()) : std::string();
 }
 
-std::int64_t Int(const Value& v, const char* key, std::int64_t fallback) {
+// The integer at `key`; `fallback` when absent, not a number, or not an integer within [lo, hi]
+// (checked before any conversion: casting an out-of-range double is undefined behaviour).
+std::int64_t Int(const Value& v, const char* key, std::int64_t fallback,
+                 std::int64_t lo = std::numeric_limits<std::int64_t>::min(),
+                 std::int64_t hi = std::numeric_limits<std::int64_t>::max()) {
   const Value* n = Member(v, key);
   if (n == nullptr || !n->IsNumber()) return fallback;
-  if (n->IsInt64()) return n->GetInt64();
-  return static_cast<std::int64_t>(n->GetDouble());
+  std::int64_t i;
+  if (n->IsInt64()) {
+    i = n->GetInt64();
+  } else if (n->IsDouble()) {
+    const double d = n->GetDouble();
+    constexpr double kTwo63 = 9223372036854775808.0;
+    if (!(d >= -kTwo63 && d < kTwo63) || std::trunc(d) != d) return fallback;
+    i = static_cast<std::int64_t>(d);
+  } else {
+    return fallback;  // a uint64 above int64's range
+  }
+  return i < lo || i > hi ? fallback : i;
+}
+
+// Int within int's range.
+int Int32(const Value& v, const char* key, int fallback) {
+  return static_cast<int>(
+      Int(v, key, fallback, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
 }
 
 std::string Serialize(const Value& v) {
@@ -116,9 +156,9 @@ base::Result<clone::Process> ProcessFrom(const Value& v) {
   p.guid = Str(v, {"guid"});
   p.type = Str(v, {"type"});
   p.command = Str(v, {"command"});
-  p.instances = static_cast<int>(Int(v, "instances", 0));
-  p.memory_in_mb = static_cast<int>(Int(v, "memory_in_mb", 0));
-  p.disk_in_mb = static_cast<int>(Int(v, "disk_in_mb", 0));
+  p.instances = Int32(v, "instances", 0);
+  p.memory_in_mb = Int32(v, "memory_in_mb", 0);
+  p.disk_in_mb = Int32(v, "disk_in_mb", 0);
   p.log_rate_limit_in_bytes_per_second = Int(v, "log_rate_limit_in_bytes_per_second", -1);
   p.health_check_type = Str(v, {"health_check", "type"});
   return p;
@@ -177,10 +217,10 @@ base::Status StatusFromCcResponse(long http_status, std::string_view body) {
   std::string title;
   std::string detail;
   std::int64_t code = 0;
-  rapidjson::Document d;
-  d.Parse(body.data(), body.size());
-  if (!d.HasParseError() && d.IsObject()) {
-    if (const Value* errors = Member(d, "errors"); errors != nullptr && errors->IsArray()) {
+  // An error body that does not parse just has no title or detail.
+  auto d = base::ParseJson(body, "cf: the Cloud Controller's error answer");
+  if (d.ok() && d->IsObject()) {
+    if (const Value* errors = Member(*d, "errors"); errors != nullptr && errors->IsArray()) {
       for (const Value& e : errors->GetArray()) {
         if (title.empty()) {
           title = Str(e, {"title"});
@@ -265,13 +305,13 @@ base::Result<std::string> JobGuidFromLocation(std::string_view location, std::st
 
 base::Result<clone::App> ParseApp(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "app", &d));
   return AppFrom(d);
 }
 
 base::Result<Page<clone::App>> ParseAppPage(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "app list", &d));
   const Value* resources = Resources(d);
   if (resources == nullptr) return base::Status::InvalidArgument("cf: list without resources");
   Page<clone::App> page;
@@ -285,7 +325,7 @@ base::Result<Page<clone::App>> ParseAppPage(std::string_view body) {
 
 base::Result<std::map<std::string, std::string>> ParseEnvironmentVariables(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "environment variables", &d));
   const Value* var = Member(d, "var");
   if (var == nullptr || !var->IsObject()) return base::Status::InvalidArgument("cf: environment_variables without var");
   return StringMap(var);
@@ -293,19 +333,19 @@ base::Result<std::map<std::string, std::string>> ParseEnvironmentVariables(std::
 
 base::Result<clone::Droplet> ParseDroplet(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "droplet", &d));
   return DropletFrom(d);
 }
 
 base::Result<clone::Process> ParseProcess(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "process", &d));
   return ProcessFrom(d);
 }
 
 base::Result<Page<clone::Process>> ParseProcessPage(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "process list", &d));
   const Value* resources = Resources(d);
   if (resources == nullptr) return base::Status::InvalidArgument("cf: list without resources");
   Page<clone::Process> page;
@@ -319,13 +359,13 @@ base::Result<Page<clone::Process>> ParseProcessPage(std::string_view body) {
 
 base::Result<std::vector<clone::InstanceStats>> ParseProcessStats(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "process stats", &d));
   const Value* resources = Resources(d);
   if (resources == nullptr) return base::Status::InvalidArgument("cf: stats without resources");
   std::vector<clone::InstanceStats> out;
   for (const Value& r : resources->GetArray()) {
     clone::InstanceStats s;
-    s.index = static_cast<int>(Int(r, "index", 0));
+    s.index = Int32(r, "index", 0);
     s.state = Str(r, {"state"});
     s.details = Str(r, {"details"});
     out.push_back(std::move(s));
@@ -335,7 +375,7 @@ base::Result<std::vector<clone::InstanceStats>> ParseProcessStats(std::string_vi
 
 base::Result<Page<clone::ServiceBinding>> ParseBindingPage(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "service credential binding list", &d));
   const Value* resources = Resources(d);
   if (resources == nullptr) return base::Status::InvalidArgument("cf: list without resources");
   struct InstanceInfo {
@@ -372,7 +412,7 @@ base::Result<Page<clone::ServiceBinding>> ParseBindingPage(std::string_view body
 
 base::Result<Page<std::string>> ParseGuidPage(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "list", &d));
   const Value* resources = Resources(d);
   if (resources == nullptr) return base::Status::InvalidArgument("cf: list without resources");
   Page<std::string> page;
@@ -386,7 +426,7 @@ base::Result<Page<std::string>> ParseGuidPage(std::string_view body) {
 
 base::Result<clone::Job> ParseJob(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "job", &d));
   BROKER_RETURN_IF_ERROR(RequireGuid(d, "job"));
   clone::Job j;
   j.guid = Str(d, {"guid"});
@@ -400,7 +440,7 @@ base::Result<clone::Job> ParseJob(std::string_view body) {
 
 base::Result<std::vector<std::string>> ParseLogEnvelopes(std::string_view body) {
   rapidjson::Document d;
-  BROKER_RETURN_IF_ERROR(ParseObject(body, &d));
+  BROKER_RETURN_IF_ERROR(ParseObject(body, "log-cache", &d));
   const Value* batch = At(d, {"envelopes", "batch"});
   if (batch == nullptr) {
     // log-cache leaves out an empty batch ({"envelopes":{}}).

@@ -4,9 +4,11 @@
 // writes (cloud-controller.md §2.1, §2.2, §4.2). Wire field names live here and in cc_client.cc
 // only.
 //
-// Parsers read only the documented fields and ignore everything else. A body that is not JSON,
-// or lacks a required field (a resource's `guid`, a list's `resources`), is kInvalidArgument.
-// Pure functions; thread-safe.
+// Parsers read only the documented fields and ignore everything else. A body that is not a JSON
+// object as base::ParseJson accepts it (depth-capped, UTF-8, finite numbers, ...) is kUnavailable
+// with reason kMalformedResponse, logged as cf.malformed_response with the reason and offset, never
+// the body. A JSON object that lacks a required field (a resource's `guid`, a list's `resources`)
+// is kInvalidArgument. Thread-safe; pure but for that log line.
 #ifndef BROKER_CF_CC_JSON_H_
 #define BROKER_CF_CC_JSON_H_
 
@@ -21,6 +23,9 @@
 #include "broker/clone/cloud_controller.h"
 
 namespace broker::cf {
+
+// The reason of the Status for a Cloud Controller or UAA answer that is not a JSON object.
+inline constexpr std::string_view kMalformedResponse = "MalformedResponse";
 
 // The Status for a non-2xx CC response, per the table in broker/clone/cloud_controller.h:
 //   401 kUnauthenticated; 403 kPermissionDenied; 404 kNotFound; 400 kInvalidArgument;

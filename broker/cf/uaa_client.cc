@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "broker/base/encoding.h"
+#include "broker/base/json.h"
 #include "broker/base/log.h"
+#include "broker/cf/cc_json.h"
 #include "broker/cf/url.h"
 
 namespace broker::cf {
@@ -41,12 +43,31 @@ std::string TrimSlashes(std::string s) {
   return s;
 }
 
+// `body` as a JSON object, or kUnavailable (reason kMalformedResponse) logged as
+// cf.malformed_response: what was read, the reason and the offset; never the body, which may hold
+// a token.
+base::Status ParseAnswer(std::string_view body, const char* what, rapidjson::Document* d) {
+  auto parsed = base::ParseJson(body, std::string("cf: ") + what);
+  base::Status refused;
+  if (!parsed.ok()) {
+    refused = {base::Code::kUnavailable, parsed.status().message(), std::string(kMalformedResponse)};
+  } else if (!parsed->IsObject()) {
+    refused = {base::Code::kUnavailable, std::string("cf: ") + what + " is not a JSON object",
+               std::string(kMalformedResponse)};
+  } else {
+    *d = std::move(parsed).value();
+    return base::Status::Ok();
+  }
+  base::Logger("cf")->warn("cf.malformed_response what={} bytes={} detail={}", base::LogQuote(what), body.size(),
+                           base::LogQuote(refused.message()));
+  return refused;
+}
+
 }  // namespace
 
 base::Result<Endpoints> ParseRootLinks(std::string_view body, std::string_view api_url) {
   rapidjson::Document d;
-  d.Parse(body.data(), body.size());
-  if (d.HasParseError() || !d.IsObject()) return base::Status::InvalidArgument("cf: API root is not a JSON object");
+  BROKER_RETURN_IF_ERROR(ParseAnswer(body, "the API root", &d));
   Endpoints e;
   e.self = LinkHref(d, "self");
   e.cloud_controller_v3 = LinkHref(d, "cloud_controller_v3");
@@ -91,8 +112,7 @@ base::Status CheckApiUrl(std::string_view api_url, std::string_view self) {
 
 base::Result<UaaToken> ParseTokenResponse(std::string_view body) {
   rapidjson::Document d;
-  d.Parse(body.data(), body.size());
-  if (d.HasParseError() || !d.IsObject()) return base::Status::InvalidArgument("cf: UAA token answer is not a JSON object");
+  BROKER_RETURN_IF_ERROR(ParseAnswer(body, "UAA's token answer", &d));
   UaaToken t;
   t.access_token = StringMember(d, "access_token");
   if (t.access_token.empty()) return base::Status::InvalidArgument("cf: UAA token answer without access_token");
@@ -102,17 +122,20 @@ base::Result<UaaToken> ParseTokenResponse(std::string_view body) {
   t.refresh_token = StringMember(d, "refresh_token");
   const auto expires = d.FindMember("expires_in");
   if (expires != d.MemberEnd() && expires->value.IsNumber()) {
-    t.expires_in = std::chrono::seconds(static_cast<std::int64_t>(expires->value.GetDouble()));
+    // Checked before converting (an out-of-range double cast is undefined): at most ten years.
+    constexpr double kMaxSeconds = 10.0 * 366 * 24 * 3600;
+    const double s = expires->value.GetDouble();
+    t.expires_in = std::chrono::seconds(s > 0 ? static_cast<std::int64_t>(std::min(s, kMaxSeconds)) : 0);
   }
-  if (t.expires_in.count() < 0) t.expires_in = std::chrono::seconds(0);
   return t;
 }
 
 base::Status StatusFromUaaResponse(long http_status, std::string_view body) {
   std::string error;
-  rapidjson::Document d;
-  d.Parse(body.data(), body.size());
-  if (!d.HasParseError() && d.IsObject()) error = StringMember(d, "error");
+  // An error body that does not parse just has no OAuth error code.
+  if (auto d = base::ParseJson(body, "cf: UAA's error answer"); d.ok() && d->IsObject()) {
+    error = StringMember(*d, "error");
+  }
   // The OAuth error code is a short token ("invalid_client"); anything else is not trusted into
   // a log line.
   if (error.size() > 64 || !std::all_of(error.begin(), error.end(), [](unsigned char c) {

@@ -21,9 +21,11 @@
 // Errors:
 //   kUnauthenticated  UAA refused the credentials (400/401; reason = the OAuth `error`, e.g.
 //                     "invalid_client"), or none are configured
-//   kUnavailable      UAA or the API root answered 429/5xx, or could not be reached
+//   kUnavailable      UAA or the API root answered 429/5xx, or could not be reached, or answered
+//                     with something that is not a JSON object (reason kMalformedResponse, logged
+//                     as cf.malformed_response without the body)
 //   kDeadlineExceeded a timeout
-//   kInvalidArgument  CF_API_URL is not an http(s) URL, or an answer could not be parsed
+//   kInvalidArgument  CF_API_URL is not an http(s) URL, or a token answer lacks access_token
 //   kFailedPrecondition the API root has no V3 or UAA link, or TLS verification failed
 //
 // Thread-safety: thread-safe. The HttpClient and Clock must outlive the UaaClient.

@@ -7,6 +7,7 @@
 
 #include "broker/base/digest.h"
 #include "broker/base/encoding.h"
+#include "broker/base/json.h"
 
 namespace broker::http {
 namespace {
@@ -99,29 +100,45 @@ base::Status CheckApiVersion(const std::optional<std::string>& version_header) {
   return base::Status::Ok();
 }
 
-std::optional<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view header) {
+base::Result<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view header) {
+  static constexpr char kName[] = "X-Broker-API-Originating-Identity";
   const auto space = header.find(' ');
-  if (space == std::string_view::npos || space == 0) return std::nullopt;
+  if (space == std::string_view::npos || space == 0) {
+    return base::Status::InvalidArgument(std::string(kName) + " must be \"<platform> <base64 of a JSON object>\"");
+  }
   OriginatingIdentity out;
   out.platform = std::string(header.substr(0, space));
   const auto json = base::Base64Decode(header.substr(space + 1));
-  if (!json.has_value()) return std::nullopt;
-  rapidjson::Document doc;
-  doc.Parse(json->data(), json->size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  if (!json.has_value()) {
+    return base::Status::InvalidArgument(std::string(kName) + ": the value after the platform is not base64");
+  }
+  // Iterative and depth-capped: a header of 150k '[' is a refusal, not a stack overflow.
+  BROKER_ASSIGN_OR_RETURN(rapidjson::Document doc, base::ParseJson(*json, kName));
+  if (!doc.IsObject()) return base::Status::InvalidArgument(std::string(kName) + " must hold a JSON object");
   const auto it = doc.FindMember("user_id");
   // Cloud Foundry sends {"user_id": ...}; other platforms have their own shapes, kept whole.
   if (it != doc.MemberEnd() && it->value.IsString()) {
-    out.user_id = it->value.GetString();
+    out.user_id.assign(it->value.GetString(), it->value.GetStringLength());
   } else {
     out.user_id = *json;
   }
   return out;
 }
 
+base::Result<std::string> OriginatingActor(std::string_view header) {
+  BROKER_ASSIGN_OR_RETURN(OriginatingIdentity id, DecodeOriginatingIdentity(header));
+  return id.platform + ":" + id.user_id;
+}
+
 base::Status PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
   auto decoded = base::PercentDecode(in, plus_is_space);
   if (!decoded.has_value()) return base::Status::InvalidArgument("malformed percent-encoding in the URL");
+  if (decoded->find('\0') != std::string::npos) {
+    return base::Status::InvalidArgument("the URL holds a NUL character (%00) in a path segment or query value");
+  }
+  if (!base::IsJsonSafeUtf8(*decoded)) {
+    return base::Status::InvalidArgument("the URL holds bytes that are not UTF-8 in a path segment or query value");
+  }
   *out = std::move(*decoded);
   return base::Status::Ok();
 }

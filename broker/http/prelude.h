@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/base/result.h"
 #include "broker/base/status.h"
 
 namespace broker::http {
@@ -49,16 +50,23 @@ inline constexpr int kMinMinorVersion = 14;
 // below 2.14; the message names the supported range.
 base::Status CheckApiVersion(const std::optional<std::string>& version_header);
 
-// X-Broker-API-Originating-Identity: "<platform> <base64(JSON)>". Returns the platform and the
-// user_id (for Cloud Foundry) or the decoded JSON text; nullopt when the header is malformed.
+// X-Broker-API-Originating-Identity: "<platform> <base64(JSON object)>". Returns the platform and the
+// user_id (for Cloud Foundry) or the decoded JSON text. kInvalidArgument naming the header when it
+// has no platform, is not base64, or is not a JSON object as base::ParseJson accepts it (depth,
+// UTF-8, NUL, ... ; the message names the field and offset).
 struct OriginatingIdentity {
   std::string platform;
   std::string user_id;
 };
-std::optional<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view header);
+base::Result<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view header);
 
-// RFC 3986 percent-decoding ("%2F" -> "/"). '+' is left alone in paths and decoded to ' ' in
-// query values when `plus_is_space`. kInvalidArgument for a malformed escape ("%G1", "%4").
+// "<platform>:<user_id>" of DecodeOriginatingIdentity, the actor recorded with events; its errors.
+base::Result<std::string> OriginatingActor(std::string_view header);
+
+// RFC 3986 percent-decoding ("%2F" -> "/") of a path segment or query value. '+' is left alone in
+// paths and decoded to ' ' in query values when `plus_is_space`. kInvalidArgument for a malformed
+// escape ("%G1", "%4"), and for a result that holds NUL ("%00": libpq would cut the id there) or is
+// not UTF-8 (PostgreSQL would refuse it): ids are text.
 base::Status PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
 
 }  // namespace broker::http

@@ -239,8 +239,7 @@ struct Server::Impl {
           BROKER_RETURN_IF_ERROR(CheckBasicAuth(AuthorizationHeader(req), accepted));
           BROKER_RETURN_IF_ERROR(CheckApiVersion(RawHeader(req, "X-Broker-API-Version")));
           if (const auto oi = RawHeader(req, "X-Broker-API-Originating-Identity")) {
-            const auto id = DecodeOriginatingIdentity(*oi);
-            call.ctx.actor = id.has_value() ? id->platform + ":" + id->user_id : "malformed";
+            BROKER_ASSIGN_OR_RETURN(call.ctx.actor, OriginatingActor(*oi));
           }
         }
         const std::size_t max_body =

@@ -12,7 +12,8 @@
 
 namespace broker::session::internal {
 
-// `body` parsed (UTF-8 validated) as a JSON object; kInvalidArgument saying where it is not.
+// `body` parsed by base::ParseJson (depth, UTF-8, NUL, numbers, ...) as a JSON object;
+// kInvalidArgument saying where it is not.
 base::Result<rapidjson::Document> ParseReportObject(std::string_view body);
 
 // The direct report form {"ssh_command", "ssh_command_read_only"?, "web_url"?} of a parsed object.

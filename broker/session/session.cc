@@ -1,12 +1,12 @@
 #include "broker/session/session.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <array>
 
+#include "broker/base/json.h"
 #include "broker/session/report_json.h"
 
 namespace broker::session {
@@ -150,13 +150,7 @@ Result<SshEndpoint> ParseSshCommand(std::string_view text) {
 namespace internal {
 
 Result<rapidjson::Document> ParseReportObject(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument(std::string("the session report is not valid JSON: ") +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
-                                   std::to_string(doc.GetErrorOffset()));
-  }
+  BROKER_ASSIGN_OR_RETURN(rapidjson::Document doc, base::ParseJson(body, "the session report"));
   if (!doc.IsObject()) return Status::InvalidArgument("the session report must be a JSON object");
   return doc;
 }

@@ -211,7 +211,7 @@ TEST_SUITE("osb prelude") {
     CHECK(r.Header("X-Broker-API-Request-Identity").value_or("<absent>") == "5d6b1c2a-lower-case");
   }
 
-  TEST_CASE("an originating identity header is accepted and never required") {
+  TEST_CASE("an originating identity header is accepted and never required; a malformed one is a 400 naming it") {
     OsbTest t;
     Request req;
     req.method = "PUT";
@@ -220,7 +220,12 @@ TEST_SUITE("osb prelude") {
     req.headers = {{"X-Broker-API-Originating-Identity",
                     "cloudfoundry " + Base64Encode(R"({"user_id":"683ea748-3092-4ff4-b656-39cacc4d5360"})")}};
     CHECK(t.Send(req).status == 201);
+    // What the header holds is recorded with the request's events, so it must be what it claims.
     req.headers = {{"X-Broker-API-Originating-Identity", "garbage"}};
+    const Response r = t.Send(req);
+    CHECK(r.status == 400);
+    CHECK_MESSAGE(r.body.find("X-Broker-API-Originating-Identity") != std::string::npos, r.body);
+    req.headers = {};
     CHECK(t.Send(req).status == 200);
   }
 

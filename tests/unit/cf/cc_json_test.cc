@@ -164,10 +164,13 @@ TEST_SUITE("cf::CcJson") {
       CHECK_FALSE(page->next_url.has_value());
     }
     SUBCASE("when the body is broken") {
-      CHECK(ParseGuidPage("not json").status().code() == base::Code::kInvalidArgument);
+      // Not a JSON object: the answer is broken, not our request (retried).
+      CHECK(ParseGuidPage("not json").status().code() == base::Code::kUnavailable);
+      CHECK(ParseGuidPage("not json").status().reason() == kMalformedResponse);
+      CHECK(ParseAppPage(R"([1,2])").status().code() == base::Code::kUnavailable);
+      // A JSON object without what the resource requires.
       CHECK(ParseGuidPage(R"({"pagination":{}})").status().code() == base::Code::kInvalidArgument);
       CHECK(ParseGuidPage(R"({"resources":[{"name":"no guid"}]})").status().code() == base::Code::kInvalidArgument);
-      CHECK(ParseAppPage(R"([1,2])").status().code() == base::Code::kInvalidArgument);
     }
   }
 
@@ -362,9 +365,56 @@ TEST_SUITE("cf::CcJson") {
       CHECK(ParseLogEnvelopes(R"({"envelopes":{}})")->empty());
     }
     SUBCASE("not a log-cache answer") {
-      CHECK(ParseLogEnvelopes("<html>").status().code() == base::Code::kInvalidArgument);
+      CHECK(ParseLogEnvelopes("<html>").status().code() == base::Code::kUnavailable);
       CHECK(ParseLogEnvelopes(R"({"error":"x"})").status().code() == base::Code::kInvalidArgument);
     }
+  }
+
+  TEST_CASE("a malformed Cloud Controller answer is kUnavailable naming the reason, never quoting the body") {
+    struct Row {
+      std::string name;
+      std::string body;
+      const char* reason;
+    };
+    const std::vector<Row> rows = {
+        {"150k-deep nesting", R"({"guid":"a1","metadata":)" + std::string(150000, '['), "nested more than 64 deep"},
+        {"an infinite number", R"({"guid":"a1","instances":1e400})", "outside the range of a double"},
+        {"a lone low surrogate", R"({"guid":"a1","name":"\udc00"})", "not valid UTF-8"},
+        {"NUL in a guid", R"({"guid":"a1\u0000x"})", "NUL"},
+        {"a leading byte-order mark", "\xEF\xBB\xBF{\"guid\":\"a1\"}", "byte-order mark"},
+        {"a duplicate guid", R"({"guid":"a1","guid":"a2"})", "appears twice"},
+        {"a token after the value", R"({"guid":"a1"} {"access_token":"secret-token"})", "whitespace"},
+    };
+    for (const Row& row : rows) {
+      CAPTURE(row.name);
+      const auto app = ParseApp(row.body);
+      REQUIRE_FALSE(app.ok());
+      CHECK(app.status().code() == base::Code::kUnavailable);
+      CHECK(app.status().reason() == kMalformedResponse);
+      CAPTURE(app.status().message());
+      CHECK(app.status().message().find(row.reason) != std::string::npos);
+      CHECK(app.status().message().rfind("cf: the Cloud Controller's app answer is not valid JSON", 0) == 0);
+      CHECK(app.status().message().find("secret-token") == std::string::npos);
+    }
+  }
+
+  TEST_CASE("numbers out of a field's range are no value, never an undefined conversion") {
+    // 1e300 once went through static_cast<int64_t>(double): undefined behaviour (UBSan reports it).
+    const auto p = ParseProcess(
+        R"({"guid":"p1","instances":1e300,"memory_in_mb":4294967297,"disk_in_mb":-1e19,)"
+        R"("log_rate_limit_in_bytes_per_second":18446744073709551615})");
+    REQUIRE(p.ok());
+    CHECK(p->instances == 0);
+    CHECK(p->memory_in_mb == 0);
+    CHECK(p->disk_in_mb == 0);
+    CHECK(p->log_rate_limit_in_bytes_per_second == -1);
+    const auto q = ParseProcess(R"({"guid":"p1","instances":2.0,"memory_in_mb":1.5})");
+    REQUIRE(q.ok());
+    CHECK(q->instances == 2);
+    CHECK(q->memory_in_mb == 0);
+    const base::Status s = StatusFromCcResponse(422, R"({"errors":[{"code":1e300,"title":"CF-X","detail":"d"}]})");
+    CHECK(s.code() == base::Code::kFailedPrecondition);
+    CHECK(s.reason() == "CF-X");
   }
 
   TEST_CASE("NewAppBody writes the create-app request with labels set in the same call") {

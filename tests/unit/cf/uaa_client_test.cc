@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/cf/cc_json.h"
+
 namespace broker::cf {
 namespace {
 
@@ -58,7 +60,8 @@ TEST_SUITE("cf::UaaClient") {
       CHECK(ParseRootLinks(R"({"links":{"cloud_controller_v3":{"href":"https://api.x/v3"}}})", "https://api.x")
                 .status()
                 .code() == base::Code::kFailedPrecondition);
-      CHECK(ParseRootLinks("<html>", "https://api.x").status().code() == base::Code::kInvalidArgument);
+      CHECK(ParseRootLinks("<html>", "https://api.x").status().code() == base::Code::kUnavailable);
+      CHECK(ParseRootLinks("<html>", "https://api.x").status().reason() == kMalformedResponse);
     }
   }
 
@@ -110,7 +113,15 @@ TEST_SUITE("cf::UaaClient") {
     CHECK(ParseTokenResponse(R"({"token_type":"bearer"})").status().code() == base::Code::kInvalidArgument);
     CHECK(ParseTokenResponse(R"({"access_token":"t","token_type":"mac"})").status().code() ==
           base::Code::kInvalidArgument);
-    CHECK(ParseTokenResponse("nope").status().code() == base::Code::kInvalidArgument);
+    CHECK(ParseTokenResponse("nope").status().code() == base::Code::kUnavailable);
+    // A malformed token answer never puts the token in the Status.
+    const auto dup = ParseTokenResponse(R"({"access_token":"tok-secret","access_token":"tok-other"})");
+    CHECK(dup.status().code() == base::Code::kUnavailable);
+    CHECK(dup.status().message().find("tok-") == std::string::npos);
+    // expires_in out of any integer's range: checked, not an undefined conversion.
+    const auto huge = ParseTokenResponse(R"({"access_token":"t","expires_in":1e300})");
+    REQUIRE(huge.ok());
+    CHECK(huge->expires_in > std::chrono::hours(24 * 365));
     CHECK(ParseTokenResponse(R"({"access_token":"t","expires_in":-5})")->expires_in == std::chrono::seconds(0));
   }
 

@@ -162,19 +162,19 @@ TEST_SUITE("http::Prelude") {
   TEST_CASE("DecodeOriginatingIdentity reads Cloud Foundry's user_id") {
     const auto id = DecodeOriginatingIdentity(
         "cloudfoundry eyJ1c2VyX2lkIjoiNjgzZWE3NDgtMzA5Mi00ZmY0LWI2NTYtMzljYWNjNGQ1MzYwIn0=");
-    REQUIRE(id.has_value());
+    REQUIRE(id.ok());
     CHECK(id->platform == "cloudfoundry");
     CHECK(id->user_id == "683ea748-3092-4ff4-b656-39cacc4d5360");
     SUBCASE("when the base64 is unpadded") {
       const auto unpadded = DecodeOriginatingIdentity(
           "cloudfoundry eyJ1c2VyX2lkIjoiNjgzZWE3NDgtMzA5Mi00ZmY0LWI2NTYtMzljYWNjNGQ1MzYwIn0");
-      REQUIRE(unpadded.has_value());
+      REQUIRE(unpadded.ok());
       CHECK(unpadded->user_id == "683ea748-3092-4ff4-b656-39cacc4d5360");
     }
     SUBCASE("when the JSON has other fields too") {
       const auto more = DecodeOriginatingIdentity(
           "cloudfoundry " + base::Base64Encode(R"({"user_name":"dev","user_id":"u-1","extra":[1]})"));
-      REQUIRE(more.has_value());
+      REQUIRE(more.ok());
       CHECK(more->user_id == "u-1");
     }
   }
@@ -183,12 +183,12 @@ TEST_SUITE("http::Prelude") {
     // prelude.h: "Returns the platform and the user_id (for Cloud Foundry) or the decoded JSON text".
     const std::string json = R"({"username":"duke","uid":"c2dde242-5ce4-11e7-988c-000c2946f14f","groups":["admin"]})";
     const auto id = DecodeOriginatingIdentity("kubernetes " + base::Base64Encode(json));
-    REQUIRE(id.has_value());
+    REQUIRE(id.ok());
     CHECK(id->platform == "kubernetes");
     CHECK(id->user_id == json);
   }
 
-  TEST_CASE("DecodeOriginatingIdentity returns nullopt for malformed headers") {
+  TEST_CASE("DecodeOriginatingIdentity refuses malformed headers with kInvalidArgument naming the header") {
     const std::vector<std::string> bad = {
         "",
         "cloudfoundry",                                                // no value
@@ -199,11 +199,32 @@ TEST_SUITE("http::Prelude") {
         "cloudfoundry " + base::Base64Encode("[\"user\"]"),            // not an object
         "cloudfoundry " + base::Base64Encode("\"683ea748\""),          // a bare string
         "cloudfoundry " + base::Base64Encode(R"({"user_id":"a"} x)"),  // trailing junk
+        "cloudfoundry " + base::Base64Encode(R"({"user_id":"a\u0000b"})"),  // NUL
+        "cloudfoundry " + base::Base64Encode(R"({"user_id":"\udc00"})"),    // a lone low surrogate
+        "cloudfoundry " + base::Base64Encode(std::string(150000, '[')),      // deeper than any stack
     };
     for (const std::string& header : bad) {
-      CAPTURE(header);
-      CHECK_FALSE(DecodeOriginatingIdentity(header).has_value());
+      CAPTURE(header.substr(0, 80));
+      const auto id = DecodeOriginatingIdentity(header);
+      REQUIRE_FALSE(id.ok());
+      CHECK(id.status().code() == base::Code::kInvalidArgument);
+      CHECK(id.status().message().rfind("X-Broker-API-Originating-Identity", 0) == 0);
+      CHECK(OriginatingActor(header).status().message() == id.status().message());
     }
+  }
+
+  TEST_CASE("OriginatingActor is the platform and user id of a valid header") {
+    const auto actor = OriginatingActor("cloudfoundry " + base::Base64Encode(R"({"user_id":"u-1"})"));
+    REQUIRE(actor.ok());
+    CHECK(*actor == "cloudfoundry:u-1");
+  }
+
+  TEST_CASE("a 150k-deep originating identity is refused at the depth cap, naming the field path and offset") {
+    const auto id = DecodeOriginatingIdentity("cloudfoundry " + base::Base64Encode(std::string(150000, '[')));
+    REQUIRE_FALSE(id.ok());
+    CAPTURE(id.status().message());
+    CHECK(id.status().message().find("nested more than 64 deep in [0][0]") != std::string::npos);
+    CHECK(id.status().message().find("at offset 64") != std::string::npos);
   }
 
   TEST_CASE("PercentDecode decodes escapes and treats '+' by context") {
@@ -237,6 +258,25 @@ TEST_SUITE("http::Prelude") {
       REQUIRE_MESSAGE(s.ok(), s.ToString());
       CHECK(out == row.want);
     }
+  }
+
+  TEST_CASE("PercentDecode refuses NUL and bytes that are not UTF-8, which an id cannot hold") {
+    for (const std::string in : {"X%00y", "%00", "a%C3", "%C3%28", "%ED%B0%80", "%FF", "%C0%80", "%F4%90%80%80"}) {
+      for (bool plus_is_space : {false, true}) {
+        CAPTURE(in);
+        std::string out = "untouched";
+        const base::Status s = PercentDecode(in, plus_is_space, &out);
+        CHECK(s.code() == base::Code::kInvalidArgument);
+        CHECK(out == "untouched");
+      }
+    }
+    std::string out;
+    CHECK(PercentDecode("X%00y", false, &out).message().find("NUL") != std::string::npos);
+    CHECK(PercentDecode("%FF", false, &out).message().find("UTF-8") != std::string::npos);
+    // Raw bytes are checked too, not only escapes.
+    CHECK(PercentDecode(std::string("a\xff"), false, &out).code() == base::Code::kInvalidArgument);
+    CHECK(PercentDecode("%F0%9F%98%80", false, &out).ok());  // a 4-byte character is fine
+    CHECK(out == "\xF0\x9F\x98\x80");
   }
 
   TEST_CASE("PercentDecode rejects malformed escapes with kInvalidArgument") {
