@@ -9,9 +9,11 @@
 //     NUL or invalid UTF-8 (it goes into the access log as the request's actor);
 //   - a Basic credential, a bearer token or a percent-decoded path that does not round-trip;
 //   - CheckBasicAuth accepting anything but the configured pair;
+//   - CheckApiVersion accepting anything but 2.N with N >= 14;
 //   - a LogQuote'd value that could start a new log line or end its field early.
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -21,6 +23,7 @@
 
 #include "broker/base/encoding.h"
 #include "broker/base/log.h"
+#include "broker/base/result.h"
 #include "broker/http/prelude.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -29,11 +32,36 @@ namespace {
 using broker::fuzz::CleanId;
 using broker::fuzz::Require;
 
+// DecodeOriginatingIdentity's answer was a value (it returns an optional or a base::Result).
+template <typename T>
+bool Decoded(const std::optional<T>& v) {
+  return v.has_value();
+}
+template <typename T>
+bool Decoded(const broker::base::Result<T>& v) {
+  return v.ok();
+}
+
+// True for "MAJOR.MINOR" in decimal digits (leading zeros allowed) naming 2.14 or a later 2.x.
+bool SupportedVersion(std::string_view v) {
+  const auto dot = v.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == v.size()) return false;
+  auto value = [](std::string_view digits) -> long {
+    long n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return -1;
+      n = std::min(n * 10 + (c - '0'), 1'000'000L);
+    }
+    return n;
+  };
+  return value(v.substr(0, dot)) == 2 && value(v.substr(dot + 1)) >= broker::http::kMinMinorVersion;
+}
+
 // `json`: the identity's JSON when the caller built the header from it, so the user_id the
 // decoder returns can be compared with the one in the document (whole, never cut at a NUL).
 void CheckIdentity(std::string_view header, std::optional<std::string_view> json = std::nullopt) {
   const auto id = broker::http::DecodeOriginatingIdentity(header);
-  if (!id) return;
+  if (!Decoded(id)) return;
   Require(!id->platform.empty() && header.starts_with(id->platform + " "),
           "the decoded platform is not the header's first word", header);
   Require(CleanId(id->platform) && CleanId(id->user_id), "a decoded identity holds NUL or invalid UTF-8", header);
@@ -57,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CheckIdentity(text);
 
   if (broker::http::CheckApiVersion(header).ok()) {
-    Require(text.starts_with("2.") && text.size() >= 4, "CheckApiVersion accepted a value that is not 2.x", text);
+    Require(SupportedVersion(text), "CheckApiVersion accepted a value that is not 2.N with N >= 14", text);
   }
 
   if (const auto basic = broker::http::DecodeBasicAuth(header)) {
