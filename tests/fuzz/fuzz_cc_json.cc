@@ -92,6 +92,11 @@ void CheckNewAppBody(const broker::clone::App& app, const std::map<std::string, 
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  broker::fuzz::QuietLogs();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body = broker::fuzz::Text(data, size);
   namespace cf = broker::cf;
@@ -124,7 +129,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (const auto job = cf::ParseJob(body); job.ok()) RequireGuid(job->guid, body);
   (void)cf::ParseLogEnvelopes(body);
-  for (const long status : {400L, 401L, 404L, 422L, 429L, 502L, 201L}) CheckStatus(status, body);
+  // The body is read the same way whatever the status: one status that reads errors[].code and
+  // title (422) and one that does not (502) cover it, and the table is checked for both.
+  for (const long status : {422L, 502L}) CheckStatus(status, body);
 
   // Headers.
   if (const auto guid = cf::JobGuidFromLocation(body, kApiOrigin); guid.ok()) RequireGuid(*guid, body);
@@ -135,10 +142,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Require(!token->access_token.empty() && token->expires_in.count() >= 0, "a UAA token answer accepted as unusable",
             body);
   }
-  for (const long status : {401L, 503L}) {
-    const broker::base::Status s = cf::StatusFromUaaResponse(status, body);
-    Require(!s.ok() && ValidUtf8(s.message()), "a UAA error Status that is OK or not UTF-8", body);
-  }
+  const broker::base::Status uaa_error = cf::StatusFromUaaResponse(401, body);
+  Require(!uaa_error.ok() && ValidUtf8(uaa_error.message()), "a UAA error Status that is OK or not UTF-8", body);
   if (const auto links = cf::ParseRootLinks(body, kApiOrigin); links.ok()) {
     Require(!links->cloud_controller_v3.empty() && !links->token_url.empty(),
             "API root links accepted without V3 or UAA", body);

@@ -77,6 +77,11 @@ void CheckIdentity(std::string_view header, std::optional<std::string_view> json
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  broker::fuzz::QuietLogs();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = broker::fuzz::Text(data, size);
   const std::string header(text);

@@ -42,6 +42,11 @@ void RequireCleanIds(std::initializer_list<const std::string*> ids) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  broker::fuzz::QuietLogs();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body = broker::fuzz::Text(data, size);
 

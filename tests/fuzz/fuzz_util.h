@@ -11,7 +11,14 @@
 #include <string>
 #include <string_view>
 
+#include "broker/base/log.h"
+
 namespace broker::fuzz {
+
+// For each harness's LLVMFuzzerInitialize: the broker's log lines (a refused CC answer is logged,
+// for one) are switched off, so they cost no time and do not fill the run's log. The values they
+// would log are still computed.
+inline void QuietLogs() { broker::base::InitLogging("off"); }
 
 inline std::string_view Text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
