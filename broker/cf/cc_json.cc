@@ -1,11 +1,13 @@
 #include "broker/cf/cc_json.h"
 
+#include <charconv>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -460,7 +462,10 @@ base::Result<std::vector<std::string>> ParseLogEnvelopes(std::string_view body) 
     if (const Value* t = Member(e, "timestamp"); t != nullptr) {
       if (t->IsString()) {
         const std::string s(t->GetString(), t->GetStringLength());
-        if (!s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), ::isdigit)) ts = std::stoll(s);
+        // Digits only, and a value past int64 is no timestamp (left 0): from_chars never throws.
+        std::int64_t parsed = 0;
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
+        if (!s.empty() && s.front() != '-' && ec == std::errc() && end == s.data() + s.size()) ts = parsed;
       } else if (t->IsInt64()) {
         ts = t->GetInt64();
       }

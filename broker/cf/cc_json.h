@@ -24,8 +24,9 @@
 
 namespace broker::cf {
 
-// The reason of the Status for a Cloud Controller or UAA answer that is not a JSON object.
-inline constexpr std::string_view kMalformedResponse = "MalformedResponse";
+// The reason of the Status for a Cloud Controller or UAA answer that is not a JSON object: a
+// failure class in the words a bind's description quotes (clone/cloud_controller.h).
+inline constexpr std::string_view kMalformedResponse = "malformed answer";
 
 // The Status for a non-2xx CC response, per the table in broker/clone/cloud_controller.h:
 //   401 kUnauthenticated; 403 kPermissionDenied; 404 kNotFound; 400 kInvalidArgument;

@@ -17,7 +17,8 @@
 // its message() is CC's raw `detail`: operator text for the log, never shown to app developers
 // as is (the steps compose user-safe descriptions). A retryable failure's reason() says what
 // kept failing, in words a developer may see: "HTTP 503", "HTTP 429", "timeout", "connection
-// reset", "connection refused", "host not found" (broker/cf/http_client.h), "UAA HTTP 503".
+// reset", "connection refused", "host not found" (broker/cf/http_client.h), "UAA HTTP 503",
+// "malformed answer" (a body that is no JSON object, cf/cc_json.h).
 //
 // Real implementation: cf::CcClient (broker/cf/cc_client.h); fake: the fake Cloud Controller in
 // tests/support talks HTTP to the real client. Implementations are thread-safe.

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -108,6 +109,11 @@ base::Result<OriginatingIdentity> DecodeOriginatingIdentity(std::string_view hea
   }
   OriginatingIdentity out;
   out.platform = std::string(header.substr(0, space));
+  // The platform is a word ("cloudfoundry", "kubernetes"): printable ASCII, so it can be logged and stored.
+  if (out.platform.size() > 64 ||
+      !std::all_of(out.platform.begin(), out.platform.end(), [](char c) { return c > ' ' && c <= '~'; })) {
+    return base::Status::InvalidArgument(std::string(kName) + ": the platform must be a word of printable ASCII");
+  }
   const auto json = base::Base64Decode(header.substr(space + 1));
   if (!json.has_value()) {
     return base::Status::InvalidArgument(std::string(kName) + ": the value after the platform is not base64");

@@ -360,6 +360,13 @@ TEST_SUITE("cf::CcJson") {
       REQUIRE(lines.ok());
       CHECK(*lines == std::vector<std::string>{"a", "b"});
     }
+    SUBCASE("a timestamp past int64 is no timestamp, never an exception (tests/fuzz regression)") {
+      const std::string body = R"({"envelopes":{"batch":[)" + envelope("9999999999999999999", "late", "APP/PROC/WEB") +
+                               "," + envelope("7", "early", "APP/PROC/WEB") + "]}}";
+      const auto lines = ParseLogEnvelopes(body);
+      REQUIRE(lines.ok());
+      CHECK(*lines == std::vector<std::string>{"late", "early"});  // 0 sorts before 7
+    }
     SUBCASE("an empty batch, in both shapes") {
       CHECK(ParseLogEnvelopes(R"({"envelopes":{"batch":[]}})")->empty());
       CHECK(ParseLogEnvelopes(R"({"envelopes":{}})")->empty());

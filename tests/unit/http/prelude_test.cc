@@ -202,6 +202,9 @@ TEST_SUITE("http::Prelude") {
         "cloudfoundry " + base::Base64Encode(R"({"user_id":"a\u0000b"})"),  // NUL
         "cloudfoundry " + base::Base64Encode(R"({"user_id":"\udc00"})"),    // a lone low surrogate
         "cloudfoundry " + base::Base64Encode(std::string(150000, '[')),      // deeper than any stack
+        // The platform word must be printable ASCII (tests/fuzz/regressions/identity/invalid_utf8_platform).
+        "cloud\xff\xfe " + base::Base64Encode(R"({"user_id":"a"})"),
+        "cloud\x01foundry " + base::Base64Encode(R"({"user_id":"a"})"),
     };
     for (const std::string& header : bad) {
       CAPTURE(header.substr(0, 80));
