@@ -201,8 +201,8 @@ int Run() {
   const double sink_ms = SinkCpuMsPerMb(rounds);
 
   BrokerProcess broker(db, {{"LOG_LEVEL", "info"}}, std::chrono::seconds(60));
-  const std::string huge = "GET /v2/catalog HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + std::string(kHeaderBytes, 'p') +
-                           "\r\n\r\n";
+  const std::string huge =
+      "GET /v2/catalog HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + std::string(kHeaderBytes, 'p') + "\r\n\r\n";
   if (!HugeHeader(broker.port(), huge)) Fail("a 1 MB header was not answered 431");
   std::cerr << "edge_bench: " << rounds << " sequential 1 MB headers\n";
   const double cpu_before = CpuNs(broker.pid());

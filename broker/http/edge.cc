@@ -420,6 +420,7 @@ class EdgeHandler final : public Pistache::Tcp::Handler {
             CloseAfterWrites(*c, peer);
             return;
           }
+          c->fresh = false;
           c->since = Clock::now();
           break;
         }
@@ -430,12 +431,21 @@ class EdgeHandler final : public Pistache::Tcp::Handler {
   // Peers to close now (idle too long, or done lingering); a request overdue gets its 408 here.
   void Sweep(Clock::time_point now, std::vector<std::shared_ptr<Peer>>* expired) {
     const EdgeOptions& o = shared_->options;
-    for (auto& [fd, c] : connections_) {
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      const std::shared_ptr<Connection>& c = it->second;
       auto peer = c->peer.lock();
-      if (!peer) continue;
+      if (!peer) {  // gone without a disconnection (not expected): forget it
+        it = connections_.erase(it);
+        shared_->open.fetch_sub(1);
+        continue;
+      }
       switch (c->state) {
         case State::kOpen:
-          if (c->framer.started()) {
+          if (c->fresh && !c->framer.started()) {
+            // A new connection gets header_timeout for its first byte, as a request would (only
+            // between requests does a persistent connection wait for idle_timeout).
+            if (now - c->since > o.header_timeout) expired->push_back(std::move(peer));
+          } else if (c->framer.started()) {
             if (now - c->since > o.header_timeout) {
               const EdgeRefusal r{
                   408, "the request did not arrive whole within " + std::to_string(o.header_timeout.count()) + " ms"};
@@ -453,6 +463,7 @@ class EdgeHandler final : public Pistache::Tcp::Handler {
           if (now >= c->deadline) expired->push_back(std::move(peer));
           break;
       }
+      ++it;
     }
   }
 
@@ -470,6 +481,7 @@ class EdgeHandler final : public Pistache::Tcp::Handler {
     std::uint64_t serial = 0;
     RequestFramer framer;
     State state = State::kOpen;
+    bool fresh = true;           // no request answered yet
     Clock::time_point since;     // kOpen: start of the idle time, or of the request being read
     Clock::time_point deadline;  // other states: when to close regardless
   };
@@ -565,7 +577,8 @@ class EdgeTransport final : public Pistache::Tcp::Transport {
     std::vector<std::shared_ptr<Peer>> expired;
     edge_->Sweep(Clock::now(), &expired);
     for (const auto& peer : expired) {
-      if (peers.find(peer->fd()) == peers.end()) continue;
+      const auto it = peers.find(peer->fd());
+      if (it == peers.end() || it->second != peer) continue;
       edge_->onDisconnection(peer);
       removePeer(peer);
     }

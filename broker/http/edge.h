@@ -22,9 +22,10 @@
 // still sends, and closes when the client does or `linger` later.
 //
 // Connections: past max_connections open ones, a new connection is closed at once (the others are
-// still served). A request must arrive whole within header_timeout of its first byte; a persistent
-// connection with no request for idle_timeout is closed. Both are checked by a timer on each
-// reactor thread.
+// still served). A request must arrive whole within header_timeout of its first byte (else 408 and
+// close), a new connection must send its first byte within header_timeout, and a persistent
+// connection with no request for idle_timeout after its last answer is closed. A timer on each
+// reactor thread checks them every 200 ms.
 //
 // Thread-safety: Start()/Stop() from one thread; `dispatch` is called on the reactor threads, one
 // request at a time per connection, and must be safe to call from several threads at once.

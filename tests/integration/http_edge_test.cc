@@ -439,6 +439,12 @@ TEST_SUITE("http edge") {
       }
       CHECK(got_408);
     }
+    SUBCASE("when a new connection sends nothing, it is closed after the header timeout") {
+      RawConnection c(t.broker->port());
+      const auto start = Clock::now();
+      CHECK(c.ClosedByServer(milliseconds(5000)));
+      CHECK(std::chrono::duration<double>(Clock::now() - start).count() < 3.0);
+    }
     SUBCASE("when the connection is idle between requests it is not a slow request") {
       RawConnection c(t.broker->port());
       TimedHealth(c);
