@@ -108,13 +108,29 @@ constexpr std::size_t kCompactAt = 64 * 1024;        // drop consumed bytes from
 
 }  // namespace
 
-std::string EdgeRefusalResponse(const EdgeRefusal& refusal) {
-  std::string body = R"({"description":")";
-  for (const char c : refusal.description) {
-    if (c == '"' || c == '\\') body += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) body += c;
+namespace {
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  *out += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') *out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) *out += c;
   }
-  body += "\"}";
+  *out += '"';
+}
+
+}  // namespace
+
+std::string EdgeRefusalResponse(const EdgeRefusal& refusal) {
+  std::string body = "{";
+  if (!refusal.error.empty()) {
+    body += R"("error":)";
+    AppendJsonString(refusal.error, &body);
+    body += ',';
+  }
+  body += R"("description":)";
+  AppendJsonString(refusal.description, &body);
+  body += "}";
   return SerializeResponse(refusal.status, ReasonPhrase(refusal.status),
                            {{"Content-Type", "application/json"}, {"Connection", "close"}}, body);
 }
@@ -128,7 +144,7 @@ void RequestFramer::Append(std::string_view bytes) {
 
 RequestFramer::Step RequestFramer::Refuse(int status, std::string description) {
   phase_ = Phase::kRefused;
-  refusal_ = {status, std::move(description)};
+  refusal_ = {status, std::move(description), target_, ""};
   buffer_.clear();
   buffer_.shrink_to_fit();
   start_ = line_ = scanned_ = end_ = 0;
@@ -338,7 +354,14 @@ class Dispatcher final : public Pistache::Http::Handler {
   void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override {
     served = true;
     t_dispatch_transport = transport();
-    shared_->dispatch(request, std::move(response));
+    try {
+      shared_->dispatch(request, std::move(response));
+    } catch (...) {
+      // Pistache answers 500 through its queue: the edge then closes, as after its parser's refusals.
+      served = false;
+      t_dispatch_transport = nullptr;
+      throw;
+    }
     t_dispatch_transport = nullptr;
   }
 
@@ -448,7 +471,8 @@ class EdgeHandler final : public Pistache::Tcp::Handler {
           } else if (c->framer.started()) {
             if (now - c->since > o.header_timeout) {
               const EdgeRefusal r{
-                  408, "the request did not arrive whole within " + std::to_string(o.header_timeout.count()) + " ms"};
+                  408, "the request did not arrive whole within " + std::to_string(o.header_timeout.count()) + " ms",
+                  "", ""};
               Log()->info("http.request_refused status=408 description={} peer={}", base::LogQuote(r.description),
                           base::LogId(peer->address().host()));
               Answer(*c, peer, r);
@@ -490,7 +514,9 @@ class EdgeHandler final : public Pistache::Tcp::Handler {
 
   // Answers a refusal (after every answer already queued) and closes.
   void Answer(Connection& c, const std::shared_ptr<Peer>& peer, const EdgeRefusal& refusal) {
-    const std::string bytes = EdgeRefusalResponse(refusal);
+    EdgeRefusal answered = refusal;
+    if (shared_->options.refusal_error) answered.error = shared_->options.refusal_error(answered);
+    const std::string bytes = EdgeRefusalResponse(answered);
     peer->send(Pistache::RawBuffer(bytes, bytes.size()));
     CloseAfterWrites(c, peer);
   }

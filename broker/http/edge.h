@@ -60,10 +60,12 @@ struct EdgeLimits {
 struct EdgeRefusal {
   int status = 400;
   std::string description;
+  std::string target;  // the request target, when the request line was read
+  std::string error;   // the body's "error" member; "" leaves it out
 };
 
 // The answer to a refusal: status line, Content-Type: application/json, Connection: close,
-// Content-Length, and {"description": "..."}.
+// Content-Length, and {"description": "..."} (with "error" first when refusal.error is set).
 std::string EdgeRefusalResponse(const EdgeRefusal& refusal);
 
 class RequestFramer {
@@ -131,6 +133,9 @@ struct EdgeOptions {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds linger{2'000};
+  // The "error" member of a refusal's body, e.g. for routes whose errors always name one; "" or
+  // unset: only "description".
+  std::function<std::string(const EdgeRefusal&)> refusal_error;
 };
 
 using EdgeDispatch = std::function<void(const Pistache::Http::Request&, Pistache::Http::ResponseWriter)>;

@@ -480,6 +480,13 @@ Status Server::Start() {
   edge.max_connections = o.max_connections;
   edge.header_timeout = o.header_timeout;
   edge.idle_timeout = o.idle_timeout;
+  // The session routes' errors always name one (server.h): the edge's refusals too.
+  edge.refusal_error = [](const EdgeRefusal& r) -> std::string {
+    if (!IsSessionTarget(r.target)) return "";
+    if (r.status == 413 || r.status == 431) return "resource_exhausted";
+    if (r.status == 408) return "deadline_exceeded";
+    return "invalid_argument";
+  };
   impl_->edge = std::make_unique<EdgeServer>(
       std::move(edge), [impl = impl_.get()](const Pistache::Http::Request& req, ResponseWriter resp) {
         impl->router.route(req, std::move(resp));

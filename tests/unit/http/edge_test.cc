@@ -159,6 +159,10 @@ TEST_SUITE("http::RequestFramer") {
       const Framed got = Frame(limits, head);  // no body byte sent yet
       CHECK(got.refused == 413);
       CHECK(got.description == "the request body exceeds 1000 bytes");
+      RequestFramer f(&limits);
+      f.Append(head);
+      REQUIRE(f.Next() == RequestFramer::Step::kRefused);
+      CHECK(f.refusal().target == "/x");  // what refusal_error may look at
       CHECK(Frame(limits, Put("/x", std::string(1000, 'b'))).requests.size() == 1);
     }
     SUBCASE("when the route has its own, smaller limit") {
@@ -238,14 +242,17 @@ TEST_SUITE("http::RequestFramer") {
 
 TEST_SUITE("http::EdgeRefusalResponse") {
   TEST_CASE("a refusal is a JSON description, framed, with Connection: close") {
-    const std::string r = EdgeRefusalResponse({431, "a header field exceeds 8192 bytes"});
+    const std::string r = EdgeRefusalResponse({431, "a header field exceeds 8192 bytes", "", ""});
     const std::string body = R"({"description":"a header field exceeds 8192 bytes"})";
     CHECK(r.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0) == 0);
     CHECK(r.find("\r\nContent-Type: application/json\r\n") != std::string::npos);
     CHECK(r.find("\r\nConnection: close\r\n") != std::string::npos);
     CHECK(r.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n") != std::string::npos);
     CHECK(r.substr(r.size() - body.size()) == body);
-    CHECK(EdgeRefusalResponse({400, R"(a "quoted" \ word)"}).find(R"("a \"quoted\" \\ word")") != std::string::npos);
+    CHECK(EdgeRefusalResponse({400, R"(a "quoted" \ word)", "", ""}).find(R"("a \"quoted\" \\ word")") !=
+          std::string::npos);
+    const std::string named = EdgeRefusalResponse({413, "too big", "/x", "resource_exhausted"});
+    CHECK(named.substr(named.find("\r\n\r\n") + 4) == R"({"error":"resource_exhausted","description":"too big"})");
   }
 }
 
