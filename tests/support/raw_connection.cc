@@ -100,6 +100,17 @@ RawConnection::Answer RawConnection::ReadResponse() {
 
 RawConnection::Answer RawConnection::ReadHeadResponse() { return ReadHead(); }
 
-bool RawConnection::ClosedByServer(std::chrono::milliseconds timeout) { return !Fill(timeout) && buffer_.empty(); }
+bool RawConnection::ClosedByServer(std::chrono::milliseconds timeout) {
+  if (!buffer_.empty()) return false;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;  // still open after `timeout`
+  char chunk[4096];
+  const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+  if (n > 0) {
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return false;
+  }
+  return true;  // EOF, or reset
+}
 
 }  // namespace broker::testing

@@ -44,7 +44,8 @@ class RawConnection {
   // Like ReadResponse() for the answer to a HEAD: the header only, whatever its Content-Length.
   Answer ReadHeadResponse();
 
-  // True when the server closes the connection with nothing more to read, within `timeout`.
+  // True when the server closes (EOF or reset) the connection with nothing more to read within
+  // `timeout`; false when data arrives or the connection is still open after it.
   bool ClosedByServer(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // What has been read and not yet consumed by ReadResponse().
   const std::string& buffered() const { return buffer_; }
