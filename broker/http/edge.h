@@ -125,8 +125,8 @@ struct EdgeOptions {
   std::string address = "0.0.0.0";
   int port = 8080;
   int threads = 4;
-  // Listen backlog: with Pistache's 128, 5000 clients connecting at once took 26 s instead of 1 s
-  // (SYN retransmits). The kernel caps it at net.core.somaxconn (4096 by default).
+  // Listen backlog (Http::Endpoint always passes Pistache's 128, and clients connecting at once
+  // past it wait for SYN retransmits). The kernel caps it at net.core.somaxconn (4096 by default).
   int backlog = 4096;
   EdgeLimits limits;
   int max_connections = 4096;
