@@ -6,8 +6,10 @@
 // stderr naming the variable or field); 3 when the database or the listen port is unusable.
 #include <signal.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -53,6 +55,24 @@ std::string FindTmateBundle(const std::string& configured) {
     if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
   }
   return "";
+}
+
+// Raises the open-file soft limit to the hard one (every connection is a descriptor) and returns
+// the HTTP connection cap that fits under it: `wanted`, or fewer when the limit leaves no room
+// for the database pool and the broker's own files (`reserve`). At the limit accept() fails and
+// Pistache's accept loop spins, so the cap must be reached first.
+int ConnectionCapUnderFileLimit(int wanted, int reserve, rlim_t* limit_out) {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return wanted;
+  if (nofile.rlim_cur < nofile.rlim_max) {
+    rlimit raised = nofile;
+    raised.rlim_cur = nofile.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  }
+  *limit_out = nofile.rlim_cur;
+  if (nofile.rlim_cur == RLIM_INFINITY) return wanted;
+  const auto room = static_cast<long long>(nofile.rlim_cur) - reserve;
+  return static_cast<int>(std::max(16LL, std::min(static_cast<long long>(wanted), room)));
 }
 
 }  // namespace
@@ -170,15 +190,30 @@ int main() {
   }
 
   http::ServerOptions server_options;
+  server_options.address = cfg->listen_address;
   server_options.port = cfg->port;
   server_options.threads = cfg->http_threads;
+  server_options.max_header_bytes = static_cast<std::size_t>(cfg->max_header_bytes);
+  server_options.max_header_line_bytes = static_cast<std::size_t>(cfg->max_header_line_bytes);
+  server_options.max_body_bytes = static_cast<std::size_t>(cfg->max_body_bytes);
+  server_options.max_session_body_bytes = static_cast<std::size_t>(cfg->max_session_body_bytes);
+  rlim_t file_limit = 0;
+  server_options.max_connections =
+      ConnectionCapUnderFileLimit(cfg->max_connections, 64 + cfg->db_pool_size, &file_limit);
+  if (server_options.max_connections < cfg->max_connections) {
+    log->warn("main.connection_cap_lowered max_connections={} configured={} open_file_limit={}",
+              server_options.max_connections, cfg->max_connections, static_cast<unsigned long long>(file_limit));
+  }
+  server_options.header_timeout = std::chrono::milliseconds(cfg->http_header_timeout_ms);
+  server_options.idle_timeout = std::chrono::milliseconds(cfg->http_idle_timeout_ms);
   for (const auto& c : cfg->credentials) server_options.credentials.push_back({c.username, c.password});
   server_options.bootstrap_script = std::string(session::BootstrapScript());
   server_options.tmate_bundle_path = bundle_path;
   server_options.tmate_bundle_sha256 = bundle_sha256;
   http::Server server(server_options, broker, session_desk, [&pg_store] { return pg_store.Ping(); });
   if (const auto s = server.Start(); !s.ok()) return Fail(3, s.ToString());
-  log->info("main.listening port={}", server.port());
+  log->info("main.listening address={} port={} max_connections={}", cfg->listen_address, server.port(),
+            server_options.max_connections);
   if (worker) worker->Start();
   if (reconciler) reconciler->Start();
   // CF_API_URL against the URL Cloud Controller calls itself, off the main thread (CC may be slow

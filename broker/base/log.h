@@ -30,8 +30,15 @@ std::string RedactUri(std::string_view uri);
 // secret itself appearing: "sha:1a2b3c4d". Empty input gives "none".
 std::string SecretTag(std::string_view secret);
 
-// Quotes a free-text log value so it stays one logfmt field: "a b" -> "\"a b\"", newlines escaped.
+// Quotes a free-text log value so it stays one logfmt field whatever it holds: "a b" -> "\"a b\"";
+// '"' and '\\' are escaped, and so is every control byte (\n, \r, \t, others as \xHH: NUL is \x00,
+// DEL \x7f). Bytes from 0x80 up are kept (UTF-8 cannot start a line or a field).
 std::string LogQuote(std::string_view text);
+
+// An id, identity or path from a request, as a log value: bare when it is 1 to 128 bytes of
+// [A-Za-z0-9-_.:~] (so a UUID or a slug reads as before), else LogQuote(text). Either way it
+// stays one field of one line.
+std::string LogId(std::string_view text);
 
 }  // namespace broker::base
 

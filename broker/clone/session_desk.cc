@@ -42,8 +42,8 @@ bool AcceptsReports(const osb::Binding& b) {
 }
 
 // Which binding a request is about, as a log field: binding ids are not secret, but a caller that
-// fails to authenticate chose this one, so it is bounded.
-std::string LogId(std::string_view id) { return base::LogQuote(id.substr(0, 128)); }
+// fails to authenticate chose this one, so it is bounded (and quoted unless well-formed).
+std::string LogId(std::string_view id) { return base::LogId(id.substr(0, 128)); }
 
 }  // namespace
 
@@ -120,27 +120,27 @@ Status SessionDesk::Report(std::string_view request_id, std::string_view binding
 
   if (!s.ok()) {
     if (s.code() == base::Code::kUnauthenticated) {
-      Log()->warn("clone.session_report_rejected request_id={} binding_id={} reason=unauthenticated", request_id,
+      Log()->warn("clone.session_report_rejected request_id={} binding_id={} reason=unauthenticated", LogId(request_id),
                   LogId(binding_id));
     } else if (s.code() == base::Code::kInvalidArgument) {
       // The message names the problem without echoing the body, so it is safe to log.
-      Log()->warn("clone.session_report_rejected request_id={} binding_id={} reason=invalid detail={}", request_id,
-                  LogId(binding_id), base::LogQuote(s.message()));
+      Log()->warn("clone.session_report_rejected request_id={} binding_id={} reason=invalid detail={}",
+                  LogId(request_id), LogId(binding_id), base::LogQuote(s.message()));
     }
     return s;
   }
   if (nothing_yet) {
-    Log()->debug("clone.session_report_empty request_id={} binding_id={}", request_id, LogId(binding_id));
+    Log()->debug("clone.session_report_empty request_id={} binding_id={}", LogId(request_id), LogId(binding_id));
   } else if (failure.has_value()) {
     // The detail is sanitised (session::SanitizeFailureDetail): no session command reaches it.
-    Log()->warn("clone.session_failed request_id={} binding_id={} detail={}", request_id, LogId(binding_id),
+    Log()->warn("clone.session_failed request_id={} binding_id={} detail={}", LogId(request_id), LogId(binding_id),
                 base::LogQuote(failure->detail));
   } else {
-    Log()->info("clone.session_reported request_id={} binding_id={} read_only={} replaced={}", request_id,
+    Log()->info("clone.session_reported request_id={} binding_id={} read_only={} replaced={}", LogId(request_id),
                 LogId(binding_id), read_only, replaced);
     if (completed_job != 0) {
       Log()->info("clone.job_completed job={} kind=clone binding={} by=session_report request_id={}", completed_job,
-                  LogId(binding_id), request_id);
+                  LogId(binding_id), LogId(request_id));
     }
   }
   return Status::Ok();
@@ -151,7 +151,7 @@ Result<std::string> SessionDesk::Read(std::string_view request_id, std::string_v
   const bool key_ok = SecretMatches(key, found.has_value() ? found->session_key_hash : "");
   if (!found.has_value() || !key_ok || found->deleted || found->operation != osb::BindingOperation::kBind ||
       found->state != osb::OperationState::kSucceeded) {
-    Log()->warn("clone.session_read_rejected request_id={} binding_id={} reason=unauthenticated", request_id,
+    Log()->warn("clone.session_read_rejected request_id={} binding_id={} reason=unauthenticated", LogId(request_id),
                 LogId(binding_id));
     return BadKey();
   }

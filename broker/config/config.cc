@@ -1,7 +1,11 @@
 #include "broker/config/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -41,6 +45,12 @@ base::Result<bool> BoolVar(const Getenv& getenv, const std::string& name) {
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   return Bad(name, "must be true or false");
+}
+
+bool IsIpAddress(const std::string& text) {
+  in_addr v4{};
+  in6_addr v6{};
+  return ::inet_pton(AF_INET, text.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, text.c_str(), &v6) == 1;
 }
 
 bool IsHttpUrl(const std::string& url) { return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0; }
@@ -170,6 +180,28 @@ base::Result<Config> LoadConfig(const Getenv& getenv) {
   }
   BROKER_ASSIGN_OR_RETURN(c.http_threads, IntVar(getenv, "BROKER_HTTP_THREADS", c.http_threads, 1, 256));
   BROKER_ASSIGN_OR_RETURN(c.db_pool_size, IntVar(getenv, "BROKER_DB_POOL_SIZE", c.db_pool_size, 1, 256));
+
+  // The HTTP edge (docs/operator.md, "HTTP limits").
+  c.listen_address = StrVar(getenv, "BROKER_LISTEN_ADDRESS", c.listen_address);
+  if (!IsIpAddress(c.listen_address)) {
+    return Bad("BROKER_LISTEN_ADDRESS", "must be an IPv4 or IPv6 address such as 0.0.0.0 or 127.0.0.1 (got \"" +
+                                            c.listen_address.substr(0, 40) + "\")");
+  }
+  BROKER_ASSIGN_OR_RETURN(c.max_header_bytes,
+                          IntVar(getenv, "BROKER_MAX_HEADER_BYTES", c.max_header_bytes, 1024, 1024 * 1024));
+  BROKER_ASSIGN_OR_RETURN(c.max_header_line_bytes,
+                          IntVar(getenv, "BROKER_MAX_HEADER_LINE_BYTES",
+                                 std::min(c.max_header_line_bytes, c.max_header_bytes), 256, c.max_header_bytes));
+  BROKER_ASSIGN_OR_RETURN(c.max_body_bytes,
+                          IntVar(getenv, "BROKER_MAX_BODY_BYTES", c.max_body_bytes, 1024, 16 * 1024 * 1024));
+  BROKER_ASSIGN_OR_RETURN(c.max_session_body_bytes, IntVar(getenv, "BROKER_MAX_SESSION_BODY_BYTES",
+                                                           c.max_session_body_bytes, 1024, 16 * 1024 * 1024));
+  BROKER_ASSIGN_OR_RETURN(c.max_connections,
+                          IntVar(getenv, "BROKER_MAX_CONNECTIONS", c.max_connections, 16, 1'000'000));
+  BROKER_ASSIGN_OR_RETURN(c.http_header_timeout_ms,
+                          IntVar(getenv, "BROKER_HTTP_HEADER_TIMEOUT_MS", c.http_header_timeout_ms, 100, 600'000));
+  BROKER_ASSIGN_OR_RETURN(c.http_idle_timeout_ms,
+                          IntVar(getenv, "BROKER_HTTP_IDLE_TIMEOUT_MS", c.http_idle_timeout_ms, 100, 3'600'000));
 
   c.public_url = StrVar(getenv, "BROKER_PUBLIC_URL");
   if (c.public_url.empty()) {

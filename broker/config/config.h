@@ -32,6 +32,15 @@ struct Config {
   std::string log_level = "info";                     // LOG_LEVEL
   int http_threads = 4;                 // BROKER_HTTP_THREADS (bench/api/README.md: why 4)
   int db_pool_size = 16;                // BROKER_DB_POOL_SIZE
+  // The HTTP edge (broker/http/edge.h; docs/operator.md, "HTTP limits").
+  std::string listen_address = "0.0.0.0";  // BROKER_LISTEN_ADDRESS: an IP address (0.0.0.0 is what CF needs)
+  int max_header_bytes = 32 * 1024;        // BROKER_MAX_HEADER_BYTES: request line + fields, else 431
+  int max_header_line_bytes = 8 * 1024;    // BROKER_MAX_HEADER_LINE_BYTES: any one line (<= the above), else 431/414
+  int max_body_bytes = 64 * 1024;          // BROKER_MAX_BODY_BYTES: OSB request bodies, else 413
+  int max_session_body_bytes = 16 * 1024;  // BROKER_MAX_SESSION_BODY_BYTES: session reports, else 413
+  int max_connections = 4096;              // BROKER_MAX_CONNECTIONS: past it, new ones are closed at once
+  int http_header_timeout_ms = 10'000;     // BROKER_HTTP_HEADER_TIMEOUT_MS: a request arrives whole within this
+  int http_idle_timeout_ms = 120'000;      // BROKER_HTTP_IDLE_TIMEOUT_MS: an idle persistent connection is closed
   std::string public_url;               // BROKER_PUBLIC_URL (trailing '/' dropped), else https://<VCAP_APPLICATION uri>
   // Cloud Controller access and the tmate server, for the clone engine. With CF_API_URL set, either
   // client or admin credentials and a public URL are required.

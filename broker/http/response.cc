@@ -9,12 +9,9 @@ void AppendLine(std::string_view text, std::string* out) {
   }
 }
 
-}  // namespace
-
-std::string SerializeResponse(int status, std::string_view reason, const std::vector<HeaderField>& headers,
-                              std::string_view body) {
-  std::string out;
-  out.reserve(128 + headers.size() * 48 + body.size());
+void AppendHead(int status, std::string_view reason, const std::vector<HeaderField>& headers,
+                std::size_t content_length, std::string* out_ptr) {
+  std::string& out = *out_ptr;
   out += "HTTP/1.1 ";
   out += std::to_string(status);
   out += ' ';
@@ -28,10 +25,27 @@ std::string SerializeResponse(int status, std::string_view reason, const std::ve
   }
   if (status != 204 && !(status >= 100 && status < 200)) {
     out += "Content-Length: ";
-    out += std::to_string(body.size());
+    out += std::to_string(content_length);
     out += "\r\n";
   }
   out += "\r\n";
+}
+
+}  // namespace
+
+std::string SerializeResponseHead(int status, std::string_view reason, const std::vector<HeaderField>& headers,
+                                  std::size_t content_length) {
+  std::string out;
+  out.reserve(128 + headers.size() * 48);
+  AppendHead(status, reason, headers, content_length, &out);
+  return out;
+}
+
+std::string SerializeResponse(int status, std::string_view reason, const std::vector<HeaderField>& headers,
+                              std::string_view body) {
+  std::string out;
+  out.reserve(128 + headers.size() * 48 + body.size());
+  AppendHead(status, reason, headers, body.size(), &out);
   out += body;
   return out;
 }

@@ -4,6 +4,7 @@
 #ifndef BROKER_HTTP_RESPONSE_H_
 #define BROKER_HTTP_RESPONSE_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,11 @@ struct HeaderField {
 // are dropped, so a value copied from a request can never start a header of its own.
 std::string SerializeResponse(int status, std::string_view reason, const std::vector<HeaderField>& headers,
                               std::string_view body);
+
+// The same without the body: the answer to a HEAD, whose Content-Length is that of the body a GET
+// would get (RFC 9110 §9.3.2).
+std::string SerializeResponseHead(int status, std::string_view reason, const std::vector<HeaderField>& headers,
+                                  std::size_t content_length);
 
 }  // namespace broker::http
 

@@ -1,12 +1,13 @@
 #include "broker/http/server.h"
 
-#include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
 #include <pistache/router.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <exception>
@@ -16,6 +17,7 @@
 #include "broker/base/log.h"
 #include "broker/base/thread.h"
 #include "broker/http/codec.h"
+#include "broker/http/edge.h"
 #include "broker/http/error_mapping.h"
 #include "broker/http/response.h"
 
@@ -41,26 +43,6 @@ struct Reply {
   bool plain_text = false;   // text/plain instead of application/json (the bootstrap script)
   std::string file{};        // non-empty: answer 200 with this file's bytes (the tmate bundle)
 };
-
-// A response header with a name known only at run time. Pistache 0.0.5 writes typed headers but
-// silently drops raw ones (Collection::addRaw) from responses.
-class ResponseHeader final : public Pistache::Http::Header::Header {
- public:
-  ResponseHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
-  const char* name() const override { return name_.c_str(); }
-  void write(std::ostream& os) const override { os << value_; }
-#ifdef SAFE_HEADER_CAST
-  uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_.c_str()); }
-#endif
-
- private:
-  std::string name_;
-  std::string value_;
-};
-
-void AddHeader(ResponseWriter& resp, std::string name, std::string value) {
-  resp.headers().add(std::make_shared<ResponseHeader>(std::move(name), std::move(value)));
-}
 
 // The Authorization header's value, if any. A secret: never log it.
 std::optional<std::string> AuthorizationHeader(const Request& req) {
@@ -116,21 +98,29 @@ void WriteDirect(ResponseWriter& resp, const std::string& bytes) {
   peer->send(Pistache::RawBuffer(bytes.substr(sent), bytes.size() - sent));
 }
 
-// Hands a response to Pistache's own write path: the extra fields become headers, and the
-// connection keeps to the queue from now on (see WriteDirect).
-void UsePistacheWriter(ResponseWriter& resp, std::vector<HeaderField> headers) {
-  if (const auto peer = resp.getPeer()) MarkQueued(*peer);
-  for (HeaderField& h : headers) AddHeader(resp, std::move(h.name), std::move(h.value));
+// Whether the connection stays open after this request's answer: the rule the edge follows too
+// (edge.h): HTTP/1.1 unless "Connection: close", HTTP/1.0 only with "Connection: keep-alive".
+bool KeepAlive(const Request& req) {
+  const auto connection = req.headers().tryGet<Pistache::Http::Header::Connection>();
+  if (req.version() == Pistache::Http::Version::Http11) {
+    return !connection || connection->control() != Pistache::Http::ConnectionControl::Close;
+  }
+  return connection && connection->control() == Pistache::Http::ConnectionControl::KeepAlive;
 }
+
+const char* ReasonPhrase(int status) { return Pistache::Http::codeString(static_cast<Pistache::Http::Code>(status)); }
 
 // The OSB seconds hint for the next poll; Cloud Controller clamps it to its own minimum.
 constexpr char kRetryAfterSeconds[] = "10";
-// Pistache buffers whole requests and refuses (413, plain text) anything over this itself; our own
-// check below answers bodies over max_body_bytes with a JSON 413. Kept near 1 MiB because Pistache
-// 0.0.5 re-parses an unfinished header line from its start on every 4 KiB read: a 4 MiB header
-// line cost 7 s of CPU before any authentication, 1 MiB costs about 0.5 s (Cloud Foundry's
-// gorouter refuses headers over 1 MiB anyway).
-constexpr std::size_t kPistacheMaxRequest = 1024 * 1024 + 64 * 1024;
+// The session route: /ssh-access/v1/bindings/<id>/session, with or without a query.
+bool IsSessionTarget(std::string_view target) {
+  const auto query = target.find('?');
+  const std::string_view path = target.substr(0, query);
+  constexpr std::string_view kPrefix = "/ssh-access/v1/bindings/";
+  constexpr std::string_view kSuffix = "/session";
+  return path.size() > kPrefix.size() + kSuffix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
+         path.substr(path.size() - kSuffix.size()) == kSuffix;
+}
 
 }  // namespace
 
@@ -139,9 +129,9 @@ struct Server::Impl {
   osb::Broker& broker;
   clone::SessionDesk& sessions;
   std::function<Status()> health_check;
-  std::shared_ptr<Pistache::Http::Endpoint> http_endpoint;
   Pistache::Rest::Router router;
-  bool running = false;
+  // After the router: destroyed (its threads stopped) before it.
+  std::unique_ptr<EdgeServer> edge;
 
   // options.credentials as every request compares them, digested once.
   std::vector<CredentialDigest> accepted;
@@ -187,27 +177,38 @@ struct Server::Impl {
     return Status::InvalidArgument("accepts_incomplete must be true or false");
   }
 
-  // Answers with `body` (JSON, or text/plain) and the extra header fields.
+  // Answers with `body` (JSON, or text/plain) and the extra header fields, written directly; a HEAD
+  // gets the same header and no body.
   static void Send(const Request& req, ResponseWriter& resp, int status, const std::string& body, bool plain_text,
                    std::vector<HeaderField> headers) {
-    const auto connection = req.headers().tryGet<Pistache::Http::Header::Connection>();
-    const bool keep_alive = req.version() == Pistache::Http::Version::Http11 &&
-                            (!connection || connection->control() == Pistache::Http::ConnectionControl::KeepAlive);
-    if (keep_alive) {
-      // The common case, written directly: a persistent HTTP/1.1 connection.
-      // RFC 9110: a 204 has no content, so nothing to describe.
-      if (status != 204) headers.push_back({"Content-Type", plain_text ? "text/plain" : "application/json"});
-      headers.push_back({"Connection", "Keep-Alive"});
-      WriteDirect(resp, SerializeResponse(status, Pistache::Http::codeString(static_cast<Pistache::Http::Code>(status)),
-                                          headers, body));
-      return;
+    // RFC 9110: a 204 has no content, so nothing to describe.
+    if (status != 204) headers.push_back({"Content-Type", plain_text ? "text/plain" : "application/json"});
+    // The edge closes the connection after this answer when the request asked for that.
+    headers.push_back({"Connection", KeepAlive(req) ? "Keep-Alive" : "close"});
+    if (req.method() == Pistache::Http::Method::Head) {
+      WriteDirect(resp, SerializeResponseHead(status, ReasonPhrase(status), headers, body.size()));
+    } else {
+      WriteDirect(resp, SerializeResponse(status, ReasonPhrase(status), headers, body));
     }
-    // HTTP/1.0 or "Connection: close": Pistache's path, which answers the Connection header itself.
-    UsePistacheWriter(resp, std::move(headers));
-    if (status != 204) {
-      resp.headers().add<Pistache::Http::Header::ContentType>(plain_text ? MIME(Text, Plain) : MIME(Application, Json));
+  }
+
+  // Answers with the file's bytes, sent with sendfile(2) behind the head (EdgeSendFile); a HEAD
+  // gets the head only, its Content-Length the file's size. kNotFound when the file is gone.
+  static Status SendFile(const Request& req, ResponseWriter& resp, const std::string& file,
+                         std::vector<HeaderField> headers) {
+    headers.push_back({"Content-Type", "application/octet-stream"});
+    headers.push_back({"Connection", KeepAlive(req) ? "Keep-Alive" : "close"});
+    if (req.method() == Pistache::Http::Method::Head) {
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return Status::NotFound("the file is gone");
+      WriteDirect(resp, SerializeResponseHead(200, ReasonPhrase(200), headers, static_cast<std::size_t>(st.st_size)));
+      return Status::Ok();
     }
-    resp.send(static_cast<Pistache::Http::Code>(status), body);
+    // The file goes through Pistache's queue: later answers on this connection must follow it.
+    if (const auto peer = resp.getPeer()) MarkQueued(*peer);
+    return EdgeSendFile(resp, file, [&headers](std::size_t size) {
+      return SerializeResponseHead(200, ReasonPhrase(200), headers, size);
+    });
   }
 
   // The one wrapper every route goes through: prelude, handler, error mapping, access log.
@@ -222,9 +223,8 @@ struct Server::Impl {
     }
     Call call{req, {}, {}, {}};
     const auto request_identity = RawHeader(req, "X-Broker-API-Request-Identity");
-    call.ctx.request_id = request_identity.has_value() && !request_identity->empty()
-                              ? request_identity->substr(0, 128)
-                              : base::NewUuid();
+    call.ctx.request_id =
+        request_identity.has_value() && !request_identity->empty() ? request_identity->substr(0, 128) : base::NewUuid();
     std::vector<HeaderField> headers;
     if (request_identity.has_value() && !request_identity->empty()) {
       headers.push_back({"X-Broker-API-Request-Identity", *request_identity});
@@ -264,43 +264,43 @@ struct Server::Impl {
         }
       }
     } catch (const std::exception& e) {
-      Log()->error("http.handler_exception request_id={} detail={}", call.ctx.request_id, base::LogQuote(e.what()));
+      Log()->error("http.handler_exception request_id={} detail={}", base::LogId(call.ctx.request_id),
+                   base::LogQuote(e.what()));
       reply = Status::Internal("handler exception");
     }
 
     // Session answers (ssh commands) must not sit in caches.
     if (IsSessionEndpoint(endpoint)) headers.push_back({"Cache-Control", "no-store"});
-    int status;
+    int status = 500;
     if (reply.ok()) {
       status = reply->status;
       if (reply->retry_after) headers.push_back({"Retry-After", kRetryAfterSeconds});
       if (!reply->file.empty()) {
-        // Pistache streams the file (sendfile) and answers 404 itself if it vanished.
-        UsePistacheWriter(resp, std::move(headers));
-        Pistache::Http::serveFile(resp, reply->file, MIME(Application, OctetStream));
+        if (const Status s = SendFile(req, resp, reply->file, headers); !s.ok()) reply = s;
       } else {
         Send(req, resp, status, reply->body, reply->plain_text, std::move(headers));
       }
-    } else {
+    }
+    if (!reply.ok()) {
       const HttpError err = MapError(reply.status(), mapped_as);
       status = err.status;
       if (status >= 500) {
-        Log()->error("http.request_failed request_id={} status={} error={}", call.ctx.request_id, status,
+        Log()->error("http.request_failed request_id={} status={} error={}", base::LogId(call.ctx.request_id), status,
                      base::LogQuote(reply.status().ToString()));
       }
       if (!err.www_authenticate.empty()) headers.push_back({"WWW-Authenticate", err.www_authenticate});
       Send(req, resp, status, err.body, /*plain_text=*/false, std::move(headers));
     }
 
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     auto& log = *Log();
     if (log.should_log(endpoint == Endpoint::kHealth ? spdlog::level::debug : spdlog::level::info)) {
       log.log(endpoint == Endpoint::kHealth ? spdlog::level::debug : spdlog::level::info,
               "http.request method={} path={} status={} ms={:.2f} request_id={} instance_id={} binding_id={} actor={}",
-              Pistache::Http::methodString(req.method()), base::LogQuote(req.resource()), status, ms,
-              call.ctx.request_id, call.instance_id.empty() ? "-" : call.instance_id,
-              call.binding_id.empty() ? "-" : call.binding_id, call.ctx.actor.empty() ? "-" : call.ctx.actor);
+              Pistache::Http::methodString(req.method()), base::LogId(req.resource()), status, ms,
+              base::LogId(call.ctx.request_id), call.instance_id.empty() ? "-" : base::LogId(call.instance_id),
+              call.binding_id.empty() ? "-" : base::LogId(call.binding_id),
+              call.ctx.actor.empty() ? "-" : base::LogId(call.ctx.actor));
     }
     return RouteResult::Ok;
   }
@@ -332,27 +332,33 @@ void Server::Impl::SetupRoutes() {
 
   // What a clone downloads at start (no credentials: neither holds a secret). The bootstrap is
   // built into the binary; the bundle is served only when this broker has one.
-  Route(M::Get, "/ssh-access/v1/bootstrap", Endpoint::kOther, false, [this](Call&) -> Result<Reply> {
+  // A HEAD of each is answered as its GET, without the body (Send, SendFile).
+  const auto bootstrap = [this](Call&) -> Result<Reply> {
     Reply r{200, options.bootstrap_script};
     r.plain_text = true;
     return r;
-  });
-  Route(M::Get, "/ssh-access/v1/assets/tmate-bundle.tar.gz", Endpoint::kOther, false, [this](Call&) -> Result<Reply> {
+  };
+  const auto bundle = [this](Call&) -> Result<Reply> {
     if (options.tmate_bundle_path.empty()) return Status::NotFound("this broker serves no tmate bundle");
     Reply r;
     r.file = options.tmate_bundle_path;
     return r;
-  });
-  Route(M::Get, "/ssh-access/v1/assets/tmate-bundle.tar.gz.sha256", Endpoint::kOther, false,
-        [this](Call&) -> Result<Reply> {
-          if (options.tmate_bundle_path.empty()) return Status::NotFound("this broker serves no tmate bundle");
-          Reply r{200, options.tmate_bundle_sha256 + "  tmate-bundle.tar.gz\n"};
-          r.plain_text = true;
-          return r;
-        });
+  };
+  const auto bundle_sha256 = [this](Call&) -> Result<Reply> {
+    if (options.tmate_bundle_path.empty()) return Status::NotFound("this broker serves no tmate bundle");
+    Reply r{200, options.tmate_bundle_sha256 + "  tmate-bundle.tar.gz\n"};
+    r.plain_text = true;
+    return r;
+  };
+  for (const M method : {M::Get, M::Head}) {
+    Route(method, "/ssh-access/v1/bootstrap", Endpoint::kOther, false, bootstrap);
+    Route(method, "/ssh-access/v1/assets/tmate-bundle.tar.gz", Endpoint::kOther, false, bundle);
+    Route(method, "/ssh-access/v1/assets/tmate-bundle.tar.gz.sha256", Endpoint::kOther, false, bundle_sha256);
+  }
 
-  Route(M::Get, "/v2/catalog", Endpoint::kCatalog, true,
-        [this](Call&) -> Result<Reply> { return Reply{200, broker.catalog().json()}; });
+  Route(M::Get, "/v2/catalog", Endpoint::kCatalog, true, [this](Call&) -> Result<Reply> {
+    return Reply{200, broker.catalog().json()};
+  });
 
   Route(M::Put, instance, Endpoint::kProvision, true, [this](Call& c) -> Result<Reply> {
     osb::ProvisionRequest r;
@@ -388,11 +394,10 @@ void Server::Impl::SetupRoutes() {
     return Reply{200, EncodeInstance(v)};
   });
 
-  Route(M::Get, instance + "/last_operation", Endpoint::kInstanceLastOperation, true,
-        [this](Call& c) -> Result<Reply> {
-          BROKER_ASSIGN_OR_RETURN(osb::LastOperation op, broker.LastInstanceOperation(c.ctx, c.instance_id));
-          return Reply{200, EncodeLastOperation(op), op.state == osb::OperationState::kInProgress};
-        });
+  Route(M::Get, instance + "/last_operation", Endpoint::kInstanceLastOperation, true, [this](Call& c) -> Result<Reply> {
+    BROKER_ASSIGN_OR_RETURN(osb::LastOperation op, broker.LastInstanceOperation(c.ctx, c.instance_id));
+    return Reply{200, EncodeLastOperation(op), op.state == osb::OperationState::kInProgress};
+  });
 
   Route(M::Put, binding, Endpoint::kBind, true, [this](Call& c) -> Result<Reply> {
     osb::BindRequest r;
@@ -410,12 +415,10 @@ void Server::Impl::SetupRoutes() {
     return Reply{200, EncodeBinding(v)};
   });
 
-  Route(M::Get, binding + "/last_operation", Endpoint::kBindingLastOperation, true,
-        [this](Call& c) -> Result<Reply> {
-          BROKER_ASSIGN_OR_RETURN(osb::LastOperation op,
-                                  broker.LastBindingOperation(c.ctx, c.instance_id, c.binding_id));
-          return Reply{200, EncodeLastOperation(op), op.state == osb::OperationState::kInProgress};
-        });
+  Route(M::Get, binding + "/last_operation", Endpoint::kBindingLastOperation, true, [this](Call& c) -> Result<Reply> {
+    BROKER_ASSIGN_OR_RETURN(osb::LastOperation op, broker.LastBindingOperation(c.ctx, c.instance_id, c.binding_id));
+    return Reply{200, EncodeLastOperation(op), op.state == osb::OperationState::kInProgress};
+  });
 
   Route(M::Delete, binding, Endpoint::kUnbind, true, [this](Call& c) -> Result<Reply> {
     osb::UnbindRequest r;
@@ -462,32 +465,38 @@ Server::Server(ServerOptions options, osb::Broker& broker, clone::SessionDesk& s
 Server::~Server() { Stop(); }
 
 Status Server::Start() {
-  try {
-    Pistache::Address addr(impl_->options.address, Pistache::Port(static_cast<uint16_t>(impl_->options.port)));
-    impl_->http_endpoint = std::make_shared<Pistache::Http::Endpoint>(addr);
-    auto opts = Pistache::Http::Endpoint::options()
-                    .threads(impl_->options.threads)
-                    .flags(Pistache::Tcp::Options::ReuseAddr)
-                    .maxRequestSize(kPistacheMaxRequest);
-    impl_->http_endpoint->init(opts);
-    impl_->http_endpoint->setHandler(impl_->router.handler());
-    impl_->http_endpoint->serveThreaded();
-    impl_->running = true;
-  } catch (const std::exception& e) {
-    return Status::Unavailable("cannot listen on port " + std::to_string(impl_->options.port) + ": " + e.what());
-  }
-  return Status::Ok();
+  const ServerOptions& o = impl_->options;
+  EdgeOptions edge;
+  edge.address = o.address;
+  edge.port = o.port;
+  edge.threads = o.threads;
+  edge.limits.max_header_bytes = o.max_header_bytes;
+  edge.limits.max_header_line_bytes = o.max_header_line_bytes;
+  edge.limits.max_body_bytes = std::max(o.max_body_bytes, o.max_session_body_bytes);
+  edge.limits.body_limit = [body = o.max_body_bytes, session = o.max_session_body_bytes](std::string_view target) {
+    return IsSessionTarget(target) ? session : body;
+  };
+  edge.max_connections = o.max_connections;
+  edge.header_timeout = o.header_timeout;
+  edge.idle_timeout = o.idle_timeout;
+  // The session routes' errors always name one (server.h): the edge's refusals too.
+  edge.refusal_error = [](const EdgeRefusal& r) -> std::string {
+    if (!IsSessionTarget(r.target)) return "";
+    if (r.status == 413 || r.status == 431) return "resource_exhausted";
+    if (r.status == 408) return "deadline_exceeded";
+    return "invalid_argument";
+  };
+  impl_->edge = std::make_unique<EdgeServer>(
+      std::move(edge), [impl = impl_.get()](const Pistache::Http::Request& req, ResponseWriter resp) {
+        impl->router.route(req, std::move(resp));
+      });
+  return impl_->edge->Start();
 }
 
 void Server::Stop() {
-  if (impl_ && impl_->running) {
-    impl_->http_endpoint->shutdown();
-    impl_->running = false;
-  }
+  if (impl_ && impl_->edge) impl_->edge->Stop();
 }
 
-int Server::port() const {
-  return impl_->http_endpoint ? static_cast<int>(static_cast<uint16_t>(impl_->http_endpoint->getPort())) : 0;
-}
+int Server::port() const { return impl_->edge ? impl_->edge->port() : 0; }
 
 }  // namespace broker::http

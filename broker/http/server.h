@@ -15,16 +15,21 @@
 // identity is echoed. One access-log line per request, with no Authorization header, body or
 // credential.
 //
-// Responses to persistent HTTP/1.1 requests are written by the handler's reactor thread itself
-// (Pistache's own write queue costs nine system calls more per response); what the socket does
-// not take at once, HTTP/1.0 and "Connection: close" answers, and the bundle file go through
-// Pistache's queue, and a connection that used the queue keeps to it.
+// The bytes come through the HTTP edge (edge.h): it frames each request and refuses what is over
+// the limits below before Pistache's parser sees it, answers pipelined requests in order, closes
+// connections that asked for it, and caps and times out connections. A HEAD of the bootstrap and
+// the assets is answered as their GET without the body.
+//
+// Responses are written by the handler's reactor thread itself (Pistache's own write queue costs
+// nine system calls more per response); what the socket does not take at once and the bundle file
+// go through Pistache's queue, and a connection that used the queue keeps to it.
 //
 // Thread-safety: Start()/Stop() from one thread; handlers run on Pistache's reactor threads and
 // only touch thread-safe collaborators.
 #ifndef BROKER_HTTP_SERVER_H_
 #define BROKER_HTTP_SERVER_H_
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -45,12 +50,18 @@ struct ServerOptions {
   // thread costs wake-ups (bench/api/README.md: 4 beat 16 on every endpoint on 2 cores).
   int threads = 4;
   std::vector<BasicCredential> credentials;
+  // Request limits (edge.h), answered 431 / 413 before any handler runs.
+  std::size_t max_header_bytes = 32 * 1024;
+  std::size_t max_header_line_bytes = 8 * 1024;
   std::size_t max_body_bytes = 64 * 1024;
   // A session report is a few tmate lines (the bootstrap sends at most 100, each short).
   std::size_t max_session_body_bytes = 16 * 1024;
-  std::string bootstrap_script;     // GET /ssh-access/v1/bootstrap
-  std::string tmate_bundle_path;    // GET /ssh-access/v1/assets/tmate-bundle.tar.gz; "" = 404
-  std::string tmate_bundle_sha256;  // hex, served as the bundle's .sha256
+  int max_connections = 4096;                        // past it, new connections are closed at once
+  std::chrono::milliseconds header_timeout{10'000};  // a request must arrive whole within this
+  std::chrono::milliseconds idle_timeout{120'000};   // a persistent connection with no request
+  std::string bootstrap_script;                      // GET /ssh-access/v1/bootstrap
+  std::string tmate_bundle_path;                     // GET /ssh-access/v1/assets/tmate-bundle.tar.gz; "" = 404
+  std::string tmate_bundle_sha256;                   // hex, served as the bundle's .sha256
 };
 
 class Server {

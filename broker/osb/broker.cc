@@ -111,8 +111,8 @@ base::Result<bool> Broker::Provision(const RequestContext& ctx, const ProvisionR
   });
   if (!s.ok()) return s;
   if (created) {
-    Log()->info("osb.instance_provisioned request_id={} instance_id={} plan={}", ctx.request_id, req.instance_id,
-                plan->name);
+    Log()->info("osb.instance_provisioned request_id={} instance_id={} plan={}", base::LogId(ctx.request_id),
+                base::LogId(req.instance_id), plan->name);
   }
   return created;
 }
@@ -233,8 +233,8 @@ base::Result<DeprovisionResult> Broker::Deprovision(const RequestContext& ctx, c
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  Log()->info("osb.instance_deprovision request_id={} instance_id={} async={}", ctx.request_id, req.instance_id,
-              result.async);
+  Log()->info("osb.instance_deprovision request_id={} instance_id={} async={}", base::LogId(ctx.request_id),
+              base::LogId(req.instance_id), result.async);
   return result;
 }
 
@@ -358,7 +358,8 @@ base::Result<BindResult> Broker::Bind(const RequestContext& ctx, const BindReque
   });
   if (!s.ok()) return s;
   Log()->info("osb.bind_accepted request_id={} instance_id={} binding_id={} app_guid={} operation={} complete={}",
-              ctx.request_id, req.instance_id, req.binding_id, req.app_guid, result.operation, result.complete);
+              base::LogId(ctx.request_id), base::LogId(req.instance_id), base::LogId(req.binding_id),
+              base::LogId(req.app_guid), result.operation, result.complete);
   return result;
 }
 
@@ -408,8 +409,8 @@ base::Result<std::string> Broker::Unbind(const RequestContext& ctx, const Unbind
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  Log()->info("osb.unbind_accepted request_id={} instance_id={} binding_id={} operation={}", ctx.request_id,
-              req.instance_id, req.binding_id, operation);
+  Log()->info("osb.unbind_accepted request_id={} instance_id={} binding_id={} operation={}",
+              base::LogId(ctx.request_id), base::LogId(req.instance_id), base::LogId(req.binding_id), operation);
   return operation;
 }
 

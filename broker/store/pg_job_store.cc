@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/base/log.h"
 #include "broker/osb/json_util.h"
 #include "broker/store/pg_store.h"
 #include "broker/store/pg_tx.h"
@@ -328,13 +329,13 @@ Result<std::optional<clone::ClaimedJob>> PgStore::Claim(const std::string& worke
   if (j.IsNull(0, kClaimBindingColumn)) return internal::Undecodable("jobs", id_text, "binding_id");
   auto binding = internal::DecodeBinding(keys_, j, 0, kClaimBindingColumn);
   if (!binding.ok()) {
-    Log()->error("store.claimed_binding_unreadable job_id={} binding_id={} worker_id={} code={}",
-                 job.id, j.Get(0, 1), worker_id, base::CodeName(binding.status().code()));
+    Log()->error("store.claimed_binding_unreadable job_id={} binding_id={} worker_id={} code={}", job.id,
+                 base::LogId(j.Get(0, 1)), worker_id, base::CodeName(binding.status().code()));
     return binding.status();
   }
   job.binding = std::move(binding).value();
   Log()->debug("store.job_claimed job_id={} binding_id={} kind={} step={} worker_id={}", job.id,
-               job.binding.id, osb::JobKindName(job.kind), job.step, worker_id);
+               base::LogId(job.binding.id), osb::JobKindName(job.kind), job.step, worker_id);
   return std::optional<clone::ClaimedJob>(std::move(job));
 }
 
@@ -475,7 +476,7 @@ Result<std::optional<std::int64_t>> PgStore::ExpireBinding(std::string_view bind
       });
   if (!written.ok()) return written;
   if (job_id) {
-    Log()->debug("store.binding_expired binding_id={} job_id={}", binding_id, *job_id);
+    Log()->debug("store.binding_expired binding_id={} job_id={}", base::LogId(binding_id), *job_id);
   }
   return job_id;
 }

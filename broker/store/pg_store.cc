@@ -47,7 +47,7 @@ std::optional<std::int64_t> ParseInt(std::string_view text) {
 }
 
 Status Undecodable(std::string_view table, std::string_view id, std::string_view column) {
-  Log()->error("store.row_undecodable table={} id={} column={}", table, id, column);
+  Log()->error("store.row_undecodable table={} id={} column={}", table, base::LogId(id), column);
   return Status::Internal("database error");
 }
 
@@ -242,8 +242,8 @@ Result<osb::Binding> DecodeBinding(const KeyRing& keys, const PgRows& all, int r
     const std::string_view key_id = rows.Get(r, 16);
     auto plain = keys.Decrypt(key_id, *blob, b.id);
     if (!plain.ok()) {
-      Log()->error("store.credentials_undecryptable binding_id={} key_id={} code={}", b.id, key_id,
-                   base::CodeName(plain.status().code()));
+      Log()->error("store.credentials_undecryptable binding_id={} key_id={} code={}", base::LogId(b.id),
+                   base::LogId(key_id), base::CodeName(plain.status().code()));
       return Status::Internal("binding " + b.id + ": credentials could not be decrypted");
     }
     b.credentials_json = std::move(plain).value();
@@ -435,7 +435,7 @@ Status PgStoreTx::InsertInstance(const osb::Instance& instance) {
   BROKER_ASSIGN_OR_RETURN(
       PgRows rows, conn_.Exec("insert instance", InsertInstanceSql(), InstanceParams(instance)));
   if (rows.affected() == 0) {
-    Log()->debug("store.insert_raced table=service_instances instance_id={}", instance.id);
+    Log()->debug("store.insert_raced table=service_instances instance_id={}", base::LogId(instance.id));
     return Status::Aborted("instance " + instance.id + " was created concurrently");
   }
   locked_instances_.push_back(instance.id);
@@ -480,7 +480,7 @@ Status PgStoreTx::InsertBinding(const osb::Binding& binding) {
   BROKER_ASSIGN_OR_RETURN(std::vector<PgParam> params, BindingParams(keys_, binding));
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding", InsertBindingSql(), params));
   if (rows.affected() == 0) {
-    Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
+    Log()->debug("store.insert_raced table=service_bindings binding_id={}", base::LogId(binding.id));
     return Status::Aborted("binding " + binding.id + " was created concurrently");
   }
   locked_bindings_.push_back(binding.id);
@@ -539,7 +539,7 @@ Result<std::int64_t> PgStoreTx::InsertBindingWithJob(osb::Binding binding, const
   params.push_back(PgParam::Int(ToMillis(job.deadline_at)));
   BROKER_ASSIGN_OR_RETURN(PgRows rows, conn_.Exec("insert binding with job", InsertBindingWithJobSql(), params));
   if (rows.size() == 0) {
-    Log()->debug("store.insert_raced table=service_bindings binding_id={}", binding.id);
+    Log()->debug("store.insert_raced table=service_bindings binding_id={}", base::LogId(binding.id));
     return Status::Aborted("binding " + binding.id + " was created concurrently");
   }
   const auto id = ParseInt(rows.Get(0, 0));

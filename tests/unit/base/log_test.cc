@@ -125,6 +125,39 @@ TEST_SUITE("base::Log") {
     }
   }
 
+  TEST_CASE("LogQuote escapes every control byte, NUL and DEL included") {
+    struct Row {
+      std::string in;
+      std::string want;
+    };
+    const std::vector<Row> rows = {
+        {std::string("a\0b", 3), R"("a\x00b")"}, {"tab\there", R"("tab\there")"},
+        {"\x01\x1f\x7f", R"("\x01\x1f\x7f")"},   {"esc\x1b[31m", R"("esc\x1b[31m")"},
+        {"caf\xc3\xa9", "\"caf\xc3\xa9\""},  // UTF-8 stays as it is
+    };
+    for (const Row& row : rows) {
+      CAPTURE(row.want);
+      const std::string got = LogQuote(row.in);
+      CHECK(got == row.want);
+      for (const char c : got) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+    }
+  }
+
+  TEST_CASE("LogId leaves well-formed ids bare and quotes anything else") {
+    CHECK(LogId("3f2a9c1e-0b6a-4c4e-9a59-1d5a3c1e0f01") == "3f2a9c1e-0b6a-4c4e-9a59-1d5a3c1e0f01");
+    CHECK(LogId("cf:user_1.x~y") == "cf:user_1.x~y");
+    CHECK(LogId(std::string(128, 'a')) == std::string(128, 'a'));
+    CHECK(LogId(std::string(129, 'a')) == "\"" + std::string(129, 'a') + "\"");
+    CHECK(LogId("") == R"("")");
+    // What would forge a field or a line: a space, '=', a quote, a newline (a decoded %0a), NUL.
+    CHECK(LogId("id status=200") == R"("id status=200")");
+    CHECK(LogId("x\n2026-01-01T00:00:00Z info http http.request") ==
+          R"("x\n2026-01-01T00:00:00Z info http http.request")");
+    CHECK(LogId(R"(a"b)") == R"("a\"b")");
+    CHECK(LogId(std::string("X\0y", 3)) == R"("X\x00y")");
+    CHECK(LogId("/v2/service_instances/a%0ab") == R"("/v2/service_instances/a%0ab")");
+  }
+
   TEST_CASE("Logger returns one shared logger per module") {
     const auto a = Logger("log_test.module");
     const auto b = Logger("log_test.module");

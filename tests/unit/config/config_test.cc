@@ -236,6 +236,68 @@ TEST_SUITE("config::Config") {
     CHECK(late.message().find("(1800 s)") != std::string::npos);
   }
 
+  TEST_CASE("the HTTP edge's settings have defaults, are read from their variables, and are checked") {
+    SUBCASE("when none is set") {
+      const Config c = MustLoad(Minimal());
+      CHECK(c.listen_address == "0.0.0.0");
+      CHECK(c.max_header_bytes == 32768);
+      CHECK(c.max_header_line_bytes == 8192);
+      CHECK(c.max_body_bytes == 65536);
+      CHECK(c.max_session_body_bytes == 16384);
+      CHECK(c.max_connections == 4096);
+      CHECK(c.http_header_timeout_ms == 10000);
+      CHECK(c.http_idle_timeout_ms == 120000);
+    }
+    SUBCASE("when each is set") {
+      const Config c = MustLoad(With(Minimal(), {{"BROKER_LISTEN_ADDRESS", "127.0.0.1"},
+                                                 {"BROKER_MAX_HEADER_BYTES", "65536"},
+                                                 {"BROKER_MAX_HEADER_LINE_BYTES", "16384"},
+                                                 {"BROKER_MAX_BODY_BYTES", "131072"},
+                                                 {"BROKER_MAX_SESSION_BODY_BYTES", "4096"},
+                                                 {"BROKER_MAX_CONNECTIONS", "100"},
+                                                 {"BROKER_HTTP_HEADER_TIMEOUT_MS", "2000"},
+                                                 {"BROKER_HTTP_IDLE_TIMEOUT_MS", "30000"}}));
+      CHECK(c.listen_address == "127.0.0.1");
+      CHECK(c.max_header_bytes == 65536);
+      CHECK(c.max_header_line_bytes == 16384);
+      CHECK(c.max_body_bytes == 131072);
+      CHECK(c.max_session_body_bytes == 4096);
+      CHECK(c.max_connections == 100);
+      CHECK(c.http_header_timeout_ms == 2000);
+      CHECK(c.http_idle_timeout_ms == 30000);
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_LISTEN_ADDRESS", "::1"}})).listen_address == "::1");
+      // A smaller header limit lowers the line limit's default with it.
+      CHECK(MustLoad(With(Minimal(), {{"BROKER_MAX_HEADER_BYTES", "4096"}})).max_header_line_bytes == 4096);
+    }
+    SUBCASE("when one is out of range or malformed, the message names it") {
+      struct Row {
+        std::string variable, value;
+      };
+      const std::vector<Row> rows = {
+          {"BROKER_LISTEN_ADDRESS", "localhost"},
+          {"BROKER_LISTEN_ADDRESS", "0.0.0.0:80"},
+          {"BROKER_LISTEN_ADDRESS", "999.1.1.1"},
+          {"BROKER_MAX_HEADER_BYTES", "100"},
+          {"BROKER_MAX_HEADER_BYTES", "2000000"},
+          {"BROKER_MAX_HEADER_BYTES", "32k"},
+          {"BROKER_MAX_HEADER_LINE_BYTES", "40000"},
+          {"BROKER_MAX_HEADER_LINE_BYTES", "10"},
+          {"BROKER_MAX_BODY_BYTES", "0"},
+          {"BROKER_MAX_SESSION_BODY_BYTES", "-1"},
+          {"BROKER_MAX_CONNECTIONS", "0"},
+          {"BROKER_MAX_CONNECTIONS", "lots"},
+          {"BROKER_HTTP_HEADER_TIMEOUT_MS", "0"},
+          {"BROKER_HTTP_HEADER_TIMEOUT_MS", "10s"},
+          {"BROKER_HTTP_IDLE_TIMEOUT_MS", "99"},
+      };
+      for (const Row& row : rows) {
+        CAPTURE(row.variable);
+        CAPTURE(row.value);
+        CheckRejected(With(Minimal(), {{row.variable, row.value}}), row.variable);
+      }
+    }
+  }
+
   TEST_CASE("RECONCILE_INTERVAL_MS is 0 (off) or from 100 ms to a day") {
     SUBCASE("when it is 0, the reconciler is off") {
       CHECK(MustLoad(With(Minimal(), {{"RECONCILE_INTERVAL_MS", "0"}})).reconcile_interval_ms == 0);
