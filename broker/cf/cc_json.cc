@@ -299,7 +299,8 @@ base::Result<std::string> JobGuidFromLocation(std::string_view location, std::st
   static constexpr std::string_view kPrefix = "/v3/jobs/";
   if (path.rfind(kPrefix, 0) != 0) return base::Status::InvalidArgument("cf: Location is not a /v3/jobs URL");
   std::string guid = PercentDecode(std::string_view(path).substr(kPrefix.size()), false);
-  if (guid.empty() || guid.find('/') != std::string::npos) {
+  // A job guid is a word of printable ASCII (CC's are UUIDs): no '/', NUL, control or non-ASCII byte.
+  if (guid.empty() || !std::all_of(guid.begin(), guid.end(), [](char c) { return c > ' ' && c <= '~' && c != '/'; })) {
     return base::Status::InvalidArgument("cf: Location has no job guid");
   }
   return guid;

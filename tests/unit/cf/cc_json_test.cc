@@ -130,6 +130,10 @@ TEST_SUITE("cf::CcJson") {
         {"https://api.sys.example.com/v3/apps/a1", base::Code::kInvalidArgument, ""},
         {"https://api.sys.example.com/v3/jobs/", base::Code::kInvalidArgument, ""},
         {"https://api.sys.example.com/v3/jobs/a/b", base::Code::kInvalidArgument, ""},
+        // A guid that is no printable ASCII word (tests/fuzz/regressions/cc_json/job_guid_with_nul).
+        {"/v3/jobs/a%00b", base::Code::kInvalidArgument, ""},
+        {"/v3/jobs/%ff%fe", base::Code::kInvalidArgument, ""},
+        {"/v3/jobs/a%20b", base::Code::kInvalidArgument, ""},
         {"", base::Code::kInvalidArgument, ""},
     };
     for (const Row& row : rows) {
