@@ -29,21 +29,7 @@ using rapidjson::Value;
 // retried with backoff. The body may hold credentials or tokens: only what was being read, the
 // reason and the offset reach the Status and the log.
 base::Status ParseObject(std::string_view body, const char* what, rapidjson::Document* d) {
-  auto parsed = base::ParseJson(body, std::string("cf: the Cloud Controller's ") + what + " answer");
-  base::Status refused;
-  if (!parsed.ok()) {
-    refused = {base::Code::kUnavailable, parsed.status().message(), std::string(kMalformedResponse)};
-  } else if (!parsed->IsObject()) {
-    refused = {base::Code::kUnavailable,
-               std::string("cf: the Cloud Controller's ") + what + " answer is not a JSON object",
-               std::string(kMalformedResponse)};
-  } else {
-    *d = std::move(parsed).value();
-    return base::Status::Ok();
-  }
-  base::Logger("cf")->warn("cf.malformed_response what={} bytes={} detail={}", base::LogQuote(what), body.size(),
-                           base::LogQuote(refused.message()));
-  return refused;
+  return ParseAnswerObject(body, what, std::string("the Cloud Controller's ") + what + " answer", d);
 }
 
 // The member `key` of `v` when `v` is an object that has it; nullptr otherwise.
@@ -214,6 +200,23 @@ base::Status RetryableStatus(base::Code code, long http_status, const std::strin
   return {code, title.empty() ? detail : title + ": " + detail, "HTTP " + std::to_string(http_status)};
 }
 }  // namespace
+
+base::Status ParseAnswerObject(std::string_view body, std::string_view log_what, const std::string& what,
+                               rapidjson::Document* d) {
+  auto parsed = base::ParseJson(body, "cf: " + what);
+  base::Status refused;
+  if (!parsed.ok()) {
+    refused = {base::Code::kUnavailable, parsed.status().message(), std::string(kMalformedResponse)};
+  } else if (!parsed->IsObject()) {
+    refused = {base::Code::kUnavailable, "cf: " + what + " is not a JSON object", std::string(kMalformedResponse)};
+  } else {
+    *d = std::move(parsed).value();
+    return base::Status::Ok();
+  }
+  base::Logger("cf")->warn("cf.malformed_response what={} bytes={} detail={}", base::LogQuote(log_what), body.size(),
+                           base::LogQuote(refused.message()));
+  return refused;
+}
 
 base::Status StatusFromCcResponse(long http_status, std::string_view body) {
   std::string title;

@@ -12,6 +12,8 @@
 #ifndef BROKER_CF_CC_JSON_H_
 #define BROKER_CF_CC_JSON_H_
 
+#include <rapidjson/document.h>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -27,6 +29,12 @@ namespace broker::cf {
 // The reason of the Status for a Cloud Controller or UAA answer that is not a JSON object: a
 // failure class in the words a bind's description quotes (clone/cloud_controller.h).
 inline constexpr std::string_view kMalformedResponse = "malformed answer";
+
+// `body` as a JSON object into `d`, or kUnavailable (reason kMalformedResponse) "cf: <what> ..."
+// logged as cf.malformed_response what=<log_what>: the reason and offset, never the body (it may
+// hold a token). Shared by the Cloud Controller and UAA decoders.
+base::Status ParseAnswerObject(std::string_view body, std::string_view log_what, const std::string& what,
+                               rapidjson::Document* d);
 
 // The Status for a non-2xx CC response, per the table in broker/clone/cloud_controller.h:
 //   401 kUnauthenticated; 403 kPermissionDenied; 404 kNotFound; 400 kInvalidArgument;

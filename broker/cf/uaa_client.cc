@@ -47,20 +47,7 @@ std::string TrimSlashes(std::string s) {
 // cf.malformed_response: what was read, the reason and the offset; never the body, which may hold
 // a token.
 base::Status ParseAnswer(std::string_view body, const char* what, rapidjson::Document* d) {
-  auto parsed = base::ParseJson(body, std::string("cf: ") + what);
-  base::Status refused;
-  if (!parsed.ok()) {
-    refused = {base::Code::kUnavailable, parsed.status().message(), std::string(kMalformedResponse)};
-  } else if (!parsed->IsObject()) {
-    refused = {base::Code::kUnavailable, std::string("cf: ") + what + " is not a JSON object",
-               std::string(kMalformedResponse)};
-  } else {
-    *d = std::move(parsed).value();
-    return base::Status::Ok();
-  }
-  base::Logger("cf")->warn("cf.malformed_response what={} bytes={} detail={}", base::LogQuote(what), body.size(),
-                           base::LogQuote(refused.message()));
-  return refused;
+  return ParseAnswerObject(body, what, what, d);
 }
 
 }  // namespace
